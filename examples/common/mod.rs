@@ -1,0 +1,242 @@
+//! What every example shares: flags, the client from a reference, output and
+//! exit codes (0 success, 1 failure, 2 usage error).
+#![allow(dead_code)]
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use dockreg::{Client, Reference};
+
+/// Flags every example accepts, with a value.
+const COMMON_VALUES: &[&str] = &["--ca-cert"];
+/// Flags every example accepts, without a value.
+const COMMON_SWITCHES: &[&str] = &["--plain-http", "--insecure", "--json", "--help", "-h"];
+
+const COMMON_HELP: &str = "\
+common options:
+  --json            one JSON object per line instead of plain text
+  --plain-http      use http even for a non-local registry
+  --insecure        do not verify the registry's TLS certificate
+  --ca-cert FILE    trust the PEM certificate(s) in FILE
+exit status: 0 success, 1 failure, 2 usage error";
+
+/// Parsed command line.
+pub struct Cli {
+    usage: &'static str,
+    positional: Vec<String>,
+    values: HashMap<String, String>,
+    switches: HashSet<String>,
+}
+
+impl Cli {
+    /// Parses `std::env::args`, accepting the common flags plus `values`
+    /// (flags taking a value) and `switches`. Exits 2 on a usage error and 0
+    /// after printing help.
+    pub fn parse(usage: &'static str, values: &[&str], switches: &[&str]) -> Cli {
+        Self::parse_from(usage, values, switches, std::env::args().skip(1))
+    }
+
+    fn parse_from(
+        usage: &'static str,
+        values: &[&str],
+        switches: &[&str],
+        args: impl Iterator<Item = String>,
+    ) -> Cli {
+        let mut cli = Cli {
+            usage,
+            positional: Vec::new(),
+            values: HashMap::new(),
+            switches: HashSet::new(),
+        };
+        let mut args = args.peekable();
+        let mut only_positional = false;
+        while let Some(arg) = args.next() {
+            if only_positional || !arg.starts_with('-') || arg == "-" {
+                cli.positional.push(arg);
+                continue;
+            }
+            if arg == "--" {
+                only_positional = true;
+                continue;
+            }
+            let (name, inline) = match arg.split_once('=') {
+                Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
+                None => (arg.clone(), None),
+            };
+            if values.contains(&name.as_str()) || COMMON_VALUES.contains(&name.as_str()) {
+                let value = match inline.or_else(|| args.next()) {
+                    Some(v) => v,
+                    None => cli.usage_error(&format!("{name} needs a value")),
+                };
+                cli.values.insert(name, value);
+            } else if switches.contains(&name.as_str()) || COMMON_SWITCHES.contains(&name.as_str())
+            {
+                if inline.is_some() {
+                    cli.usage_error(&format!("{name} takes no value"));
+                }
+                cli.switches.insert(name);
+            } else {
+                cli.usage_error(&format!("unknown option {name}"));
+            }
+        }
+        if cli.switch("--help") || cli.switch("-h") {
+            println!("{}\n{COMMON_HELP}", cli.usage);
+            std::process::exit(0);
+        }
+        cli
+    }
+
+    /// Prints a usage error and exits 2.
+    pub fn usage_error(&self, message: &str) -> ! {
+        eprintln!("error: {message}\n{}", self.usage);
+        std::process::exit(2)
+    }
+
+    /// Whether a switch was given.
+    pub fn switch(&self, name: &str) -> bool {
+        self.switches.contains(name)
+    }
+
+    /// A flag's value, if given.
+    pub fn value(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+
+    /// A flag's value parsed, or the default; exits 2 when it does not parse.
+    pub fn parsed<T: std::str::FromStr>(&self, name: &str, default: T) -> T {
+        match self.value(name) {
+            None => default,
+            Some(v) => v
+                .parse()
+                .unwrap_or_else(|_| self.usage_error(&format!("bad value {v:?} for {name}"))),
+        }
+    }
+
+    /// Whether `--json` was given.
+    pub fn json(&self) -> bool {
+        self.switch("--json")
+    }
+
+    /// The positional arguments; exits 2 unless there are exactly `n`.
+    pub fn positional(&self, n: usize) -> &[String] {
+        if self.positional.len() != n {
+            self.usage_error(&format!(
+                "expected {n} argument(s), got {}",
+                self.positional.len()
+            ));
+        }
+        &self.positional
+    }
+
+    /// Parses a docker-style reference argument; exits 2 when malformed.
+    pub fn reference(&self, arg: &str) -> Reference {
+        arg.parse()
+            .unwrap_or_else(|e: dockreg::Error| self.usage_error(&e.to_string()))
+    }
+
+    /// A client for `registry` (`HOST[:PORT]`) built from the common flags.
+    pub fn client(&self, registry: &str) -> dockreg::Result<Client> {
+        let mut builder = Client::builder(registry)
+            .user_agent(concat!("dockreg-examples/", env!("CARGO_PKG_VERSION")));
+        if self.switch("--plain-http") {
+            builder = builder.plain_http(true);
+        }
+        if self.switch("--insecure") {
+            builder = builder.danger_accept_invalid_certs(true);
+        }
+        if let Some(path) = self.value("--ca-cert") {
+            let pem = std::fs::read(path).map_err(|source| dockreg::Error::Io {
+                path: path.into(),
+                source,
+            })?;
+            builder = builder.root_certificate_pem(&pem);
+        }
+        builder.build()
+    }
+}
+
+/// Runs an example's body on a tokio runtime: prints a failure to stderr in
+/// one line and exits 1, else exits 0.
+pub fn run<F>(body: F) -> ExitCode
+where
+    F: Future<Output = dockreg::Result<()>>,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match runtime.block_on(body) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e.to_string()));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Prints one JSON object on its own line.
+pub fn print_json(value: &serde_json::Value) {
+    println!("{value}");
+}
+
+/// A progress line on stderr when it is a terminal; silent otherwise.
+pub struct Progress {
+    enabled: bool,
+    label: String,
+    last_percent: Option<u64>,
+}
+
+impl Progress {
+    pub fn new(label: impl Into<String>) -> Progress {
+        Progress {
+            enabled: std::io::stderr().is_terminal(),
+            label: label.into(),
+            last_percent: None,
+        }
+    }
+
+    pub fn update(&mut self, done: u64, total: Option<u64>) {
+        if !self.enabled {
+            return;
+        }
+        let percent = total.filter(|t| *t > 0).map(|t| done * 100 / t);
+        if percent.is_some() && percent == self.last_percent {
+            return;
+        }
+        self.last_percent = percent;
+        match (percent, total) {
+            (Some(p), Some(t)) => {
+                eprint!("\r{}: {} / {} ({p}%)", self.label, human(done), human(t))
+            }
+            _ => eprint!("\r{}: {}", self.label, human(done)),
+        }
+    }
+
+    pub fn finish(&mut self) {
+        if self.enabled {
+            eprintln!();
+        }
+    }
+}
+
+/// Bytes for people: `1.5 MiB`.
+pub fn human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

@@ -1,0 +1,34 @@
+//! Lists every tag of a repository, following pagination.
+//!
+//! ```text
+//! cargo run --example tags -- 127.0.0.1:5000/team/app
+//! ```
+mod common;
+
+use std::process::ExitCode;
+
+use common::Cli;
+use futures::TryStreamExt;
+
+const USAGE: &str = "usage: tags HOST[:PORT]/NAME [--page-size N] [--json]";
+
+fn main() -> ExitCode {
+    let cli = Cli::parse(USAGE, &["--page-size"], &[]);
+    let reference = cli.reference(&cli.positional(1)[0]);
+    let page_size: usize = cli.parsed("--page-size", dockreg::transport::REGISTRY_MAX_PAGE_SIZE);
+    common::run(async move {
+        let client = cli.client(reference.registry())?;
+        let mut tags = client.tags(reference.repository()).page_size(page_size);
+        while let Some(tag) = tags.try_next().await? {
+            if cli.json() {
+                common::print_json(&serde_json::json!({
+                    "repository": reference.repository().as_str(),
+                    "tag": tag,
+                }));
+            } else {
+                println!("{tag}");
+            }
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,279 @@
+//! `/v2/NAME/blobs/DIGEST`: verified blob downloads, existence checks.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt, TryStreamExt};
+use reqwest::StatusCode;
+use tokio::io::AsyncWriteExt;
+
+use crate::client::{redact, Client, Request};
+use crate::digest::{Digest, Verifier, VerifyingStream};
+use crate::error::Error;
+use crate::reference::RepositoryName;
+use crate::Result;
+
+/// A blob's bytes as they arrive, hashed on the way.
+///
+/// Yields the body in chunks; when the body ends, its size and digest are
+/// checked and a mismatch is yielded as the last item. Treat the data as
+/// untrusted until the stream ended without an error.
+pub struct BlobStream {
+    inner: VerifyingStream<BoxStream<'static, Result<Bytes>>>,
+    size: Option<u64>,
+    digest: Digest,
+}
+
+impl BlobStream {
+    /// The size the registry announced (`Content-Length`), if any.
+    pub fn size(&self) -> Option<u64> {
+        self.size
+    }
+
+    /// The digest the bytes are checked against.
+    pub fn digest(&self) -> &Digest {
+        &self.digest
+    }
+
+    /// Bytes received so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.inner.bytes_seen()
+    }
+}
+
+impl fmt::Debug for BlobStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlobStream")
+            .field("digest", &self.digest)
+            .field("size", &self.size)
+            .field("bytes_read", &self.bytes_read())
+            .finish()
+    }
+}
+
+impl Stream for BlobStream {
+    type Item = Result<Bytes>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.inner).poll_next(cx)
+    }
+}
+
+impl Client {
+    /// Streams a blob, verifying its digest (and announced size) as it goes.
+    ///
+    /// Memory stays constant whatever the blob's size. The registry may
+    /// redirect to storage elsewhere; credentials do not follow a redirect to
+    /// another host.
+    pub async fn blob_stream(&self, name: &RepositoryName, digest: &Digest) -> Result<BlobStream> {
+        self.blob_stream_sized(name, digest, None).await
+    }
+
+    /// Like [`Client::blob_stream`], also checking the size a descriptor
+    /// announced (a body that grows past it is cut off at once).
+    pub async fn blob_stream_sized(
+        &self,
+        name: &RepositoryName,
+        digest: &Digest,
+        expected_size: Option<u64>,
+    ) -> Result<BlobStream> {
+        let url = self.repo_url(name, &format!("blobs/{digest}"));
+        let shown = redact(&url);
+        let response = self.send(Request::get(url)).await?;
+        let announced = response.content_length();
+        if let (Some(expected), Some(announced)) = (expected_size, announced) {
+            if expected != announced {
+                return Err(Error::SizeMismatch {
+                    what: format!("blob GET {shown}"),
+                    expected,
+                    actual: announced,
+                });
+            }
+        }
+        let size = expected_size.or(announced);
+        let what = format!("blob GET {shown}");
+        let body = response
+            .bytes_stream()
+            .map_err(move |source| Error::Http {
+                method: "GET".into(),
+                url: shown.clone(),
+                source,
+            })
+            .boxed();
+        Ok(BlobStream {
+            inner: VerifyingStream::new(body, Verifier::new(what, digest.clone(), size)),
+            size,
+            digest: digest.clone(),
+        })
+    }
+
+    /// Downloads a blob to `path`, verified, and returns its size.
+    ///
+    /// The bytes go to a temporary file beside `path` that is renamed over it
+    /// only after the digest matched. On any failure (a digest or size
+    /// mismatch, a broken connection, a dropped future) the temporary file is
+    /// removed and nothing appears at `path`.
+    pub async fn download_blob(
+        &self,
+        name: &RepositoryName,
+        digest: &Digest,
+        path: impl AsRef<Path>,
+    ) -> Result<u64> {
+        self.download_blob_with(name, digest, None, path, |_, _| {})
+            .await
+    }
+
+    /// Like [`Client::download_blob`], also checking an expected size (from a
+    /// descriptor) and calling `progress(bytes_so_far, total)` after each chunk.
+    pub async fn download_blob_with(
+        &self,
+        name: &RepositoryName,
+        digest: &Digest,
+        expected_size: Option<u64>,
+        path: impl AsRef<Path>,
+        mut progress: impl FnMut(u64, Option<u64>) + Send,
+    ) -> Result<u64> {
+        let path = path.as_ref();
+        let mut stream = self.blob_stream_sized(name, digest, expected_size).await?;
+        let total = stream.size();
+        let temp = TempFile::beside(path)?;
+        let io_err = |source| Error::Io {
+            path: temp.path.clone(),
+            source,
+        };
+        let mut out = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, temp.open().await?);
+        while let Some(chunk) = stream.next().await {
+            out.write_all(&chunk?).await.map_err(io_err)?;
+            progress(stream.bytes_read(), total);
+        }
+        out.flush().await.map_err(io_err)?;
+        let file = out.into_inner();
+        file.sync_data().await.map_err(io_err)?;
+        drop(file);
+        let written = stream.bytes_read();
+        temp.persist(path).await?;
+        Ok(written)
+    }
+
+    /// The size of a blob (`HEAD`), or `None` when the registry does not have
+    /// it in this repository.
+    pub async fn blob_size(&self, name: &RepositoryName, digest: &Digest) -> Result<Option<u64>> {
+        let request = Request::head(self.repo_url(name, &format!("blobs/{digest}")));
+        let method = request.method.clone();
+        let response = self.send_any(request).await?;
+        match response.status() {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => Ok(Some(response.content_length().unwrap_or(0))),
+            _ => Err(self.status_error(&method, response).await),
+        }
+    }
+
+    /// Whether the registry has a blob in this repository (`HEAD`).
+    pub async fn blob_exists(&self, name: &RepositoryName, digest: &Digest) -> Result<bool> {
+        Ok(self.blob_size(name, digest).await?.is_some())
+    }
+
+    /// A whole blob in memory, verified; refused past `limit` bytes. For small
+    /// blobs such as image configs: stream large ones with
+    /// [`Client::blob_stream`].
+    pub async fn blob_bytes(
+        &self,
+        name: &RepositoryName,
+        digest: &Digest,
+        limit: u64,
+    ) -> Result<Bytes> {
+        self.blob_bytes_sized(name, digest, None, limit).await
+    }
+
+    pub(crate) async fn blob_bytes_sized(
+        &self,
+        name: &RepositoryName,
+        digest: &Digest,
+        expected_size: Option<u64>,
+        limit: u64,
+    ) -> Result<Bytes> {
+        let mut stream = self.blob_stream_sized(name, digest, expected_size).await?;
+        if stream.size().is_some_and(|s| s > limit) {
+            return Err(Error::TooLarge {
+                what: format!("blob {digest} of {name}"),
+                limit,
+            });
+        }
+        let mut buf = BytesMut::with_capacity(stream.size().unwrap_or(0) as usize);
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            if (buf.len() + chunk.len()) as u64 > limit {
+                return Err(Error::TooLarge {
+                    what: format!("blob {digest} of {name}"),
+                    limit,
+                });
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf.freeze())
+    }
+}
+
+/// Size of the write buffer of downloads: few, large writes.
+const WRITE_BUFFER: usize = 1 << 20;
+
+/// A temporary file beside a destination, removed on drop unless persisted.
+struct TempFile {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl TempFile {
+    fn beside(dest: &Path) -> Result<TempFile> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let file_name = dest.file_name().ok_or_else(|| Error::Io {
+            path: dest.to_owned(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path"),
+        })?;
+        let unique = format!(
+            ".{}.{}-{}.dockreg-part",
+            file_name.to_string_lossy(),
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        Ok(TempFile {
+            path: dest.with_file_name(unique),
+            keep: false,
+        })
+    }
+
+    async fn open(&self) -> Result<tokio::fs::File> {
+        tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&self.path)
+            .await
+            .map_err(|source| Error::Io {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    async fn persist(mut self, dest: &Path) -> Result<()> {
+        tokio::fs::rename(&self.path, dest)
+            .await
+            .map_err(|source| Error::Io {
+                path: dest.to_owned(),
+                source,
+            })?;
+        self.keep = true;
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}

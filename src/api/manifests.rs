@@ -1,0 +1,190 @@
+//! `/v2/NAME/manifests/REFERENCE`: fetch manifests of every schema, resolve
+//! digests, pick a platform, read image configs.
+
+use reqwest::header::CONTENT_TYPE;
+
+use crate::client::{redact, Client, Request};
+use crate::digest::Digest;
+use crate::error::Error;
+use crate::models::{media_type, ImageConfig, Manifest, ManifestBody, Platform};
+use crate::reference::{RepositoryName, TagOrDigest};
+use crate::Result;
+
+/// The `Docker-Content-Digest` header, validated, when present.
+fn content_digest(headers: &reqwest::header::HeaderMap, what: &str) -> Result<Option<Digest>> {
+    let Some(value) = headers.get("docker-content-digest") else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| Error::protocol(what, "Docker-Content-Digest is not valid text"))?;
+    text.trim().parse().map(Some).map_err(|e| {
+        Error::protocol(
+            what,
+            format!("malformed Docker-Content-Digest {text:?}: {e}"),
+        )
+    })
+}
+
+/// Checks a manifest against the digest it was fetched by and the one the
+/// registry announced, each with its own algorithm.
+fn verify(manifest: &Manifest, expected: [Option<&Digest>; 2], what: &str) -> Result<()> {
+    for expected in expected.into_iter().flatten() {
+        let actual = manifest.digest_with(expected.algorithm())?;
+        if actual != *expected {
+            return Err(Error::DigestMismatch {
+                what: what.to_owned(),
+                expected: expected.clone(),
+                actual,
+            });
+        }
+    }
+    Ok(())
+}
+
+impl Client {
+    /// Fetches a manifest of any schema by tag or digest, verified.
+    ///
+    /// The `Accept` header lists every manifest type this crate knows (Docker
+    /// schema 1 signed and unsigned, schema 2, manifest lists, OCI manifests
+    /// and indexes). The body must hash to the digest it was fetched by, and to
+    /// the registry's `Docker-Content-Digest` when that is sent; a mismatch is
+    /// [`Error::DigestMismatch`]. A signed schema 1 manifest is hashed over its
+    /// JWS payload, as registries do.
+    pub async fn manifest(
+        &self,
+        name: &RepositoryName,
+        reference: &TagOrDigest,
+    ) -> Result<Manifest> {
+        let url = self.repo_url(name, &format!("manifests/{reference}"));
+        let what = format!("manifest GET {}", redact(&url));
+        let response = self
+            .send(Request::get(url).accept(media_type::manifest_accept()))
+            .await?;
+        let announced = content_digest(response.headers(), &what)?;
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = self.read_body(response, self.limits().manifest).await?;
+        let manifest = Manifest::from_bytes(bytes, content_type.as_deref())?;
+        verify(
+            &manifest,
+            [reference.as_digest(), announced.as_ref()],
+            &what,
+        )?;
+        Ok(manifest)
+    }
+
+    /// The digest of a tag's (or digest's) manifest, as `docker pull` would
+    /// resolve it: a `HEAD` with every manifest type in `Accept`.
+    ///
+    /// When the registry omits `Docker-Content-Digest`, the manifest is fetched
+    /// and hashed instead. Asked by digest, the registry's answer must agree.
+    pub async fn manifest_digest(
+        &self,
+        name: &RepositoryName,
+        reference: &TagOrDigest,
+    ) -> Result<Digest> {
+        let url = self.repo_url(name, &format!("manifests/{reference}"));
+        let what = format!("manifest HEAD {}", redact(&url));
+        let response = self
+            .send(Request::head(url).accept(media_type::manifest_accept()))
+            .await?;
+        match content_digest(response.headers(), &what)? {
+            Some(announced) => {
+                if let Some(asked) = reference.as_digest() {
+                    if *asked != announced {
+                        return Err(Error::DigestMismatch {
+                            what,
+                            expected: asked.clone(),
+                            actual: announced,
+                        });
+                    }
+                }
+                Ok(announced)
+            }
+            None => {
+                let manifest = self.manifest(name, reference).await?;
+                match reference.as_digest() {
+                    // Already verified against it.
+                    Some(asked) => Ok(asked.clone()),
+                    None => manifest.digest(),
+                }
+            }
+        }
+    }
+
+    /// Fetches the manifest for one platform: when `reference` names an index
+    /// or manifest list, the entry matching `platform` (os, architecture and,
+    /// when given, variant) is fetched by digest; any other manifest is
+    /// returned as it is.
+    ///
+    /// No matching entry is [`Error::NoMatchingPlatform`], listing what the
+    /// index offers.
+    pub async fn manifest_for_platform(
+        &self,
+        name: &RepositoryName,
+        reference: &TagOrDigest,
+        platform: &Platform,
+    ) -> Result<Manifest> {
+        let manifest = self.manifest(name, reference).await?;
+        if !manifest.is_index() {
+            return Ok(manifest);
+        }
+        let Some(entry) = manifest.select_platform(platform) else {
+            let available: Vec<String> = manifest
+                .platforms()
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            return Err(Error::NoMatchingPlatform {
+                what: format!("{name}:{reference}"),
+                platform: platform.to_string(),
+                available: available.join(", "),
+            });
+        };
+        let digest = TagOrDigest::Digest(entry.digest.clone());
+        self.manifest(name, &digest).await
+    }
+
+    /// The image configuration of a manifest: for Docker schema 2 and OCI
+    /// manifests the config blob (fetched with its digest and size verified);
+    /// for schema 1 the same facts (created, architecture, os, config) from
+    /// `history[0].v1Compatibility`.
+    ///
+    /// An index or manifest list has no config: choose a platform first with
+    /// [`Client::manifest_for_platform`]. That case is [`Error::Protocol`].
+    pub async fn image_config(
+        &self,
+        name: &RepositoryName,
+        manifest: &Manifest,
+    ) -> Result<ImageConfig> {
+        match manifest.body() {
+            ManifestBody::DockerV2(m) | ManifestBody::OciManifest(m) => {
+                let bytes = self
+                    .blob_bytes_sized(
+                        name,
+                        &m.config.digest,
+                        Some(m.config.size),
+                        self.limits().config,
+                    )
+                    .await?;
+                serde_json::from_slice(&bytes).map_err(|e| {
+                    Error::decode(format!("image config {} of {name}", m.config.digest), e)
+                })
+            }
+            ManifestBody::Schema1 { manifest: m, .. } => m.image_config()?.ok_or_else(|| {
+                Error::protocol(format!("schema 1 manifest of {name}"), "no history entries")
+            }),
+            _ => Err(Error::protocol(
+                format!("image config of {name}"),
+                format!(
+                    "{} is an index of manifests; pick a platform with manifest_for_platform",
+                    manifest.media_type()
+                ),
+            )),
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! `GET /v2/NAME/tags/list`: the tags of a repository.
+
+use crate::client::Client;
+use crate::error::Error;
+use crate::models::TagList;
+use crate::reference::RepositoryName;
+use crate::transport::{fetch_page, page_url, Page, Paginated};
+use crate::Result;
+
+fn decode(body: &[u8], what: &str) -> Result<Vec<String>> {
+    serde_json::from_slice::<TagList>(body)
+        .map(|t| t.tags)
+        .map_err(|e| Error::decode(format!("tag list from {what}"), e))
+}
+
+impl Client {
+    /// Every tag of a repository, as a stream that fetches pages as it is
+    /// consumed (following `Link`). A repository whose tags are `null` (all
+    /// deleted) yields nothing.
+    pub fn tags(&self, name: &RepositoryName) -> Paginated {
+        Paginated::new(self.clone(), self.repo_url(name, "tags/list"), decode)
+    }
+
+    /// One page of a repository's tags: at most `n` tags after `last`.
+    pub async fn tags_page(
+        &self,
+        name: &RepositoryName,
+        n: Option<usize>,
+        last: Option<&str>,
+    ) -> Result<Page> {
+        let url = page_url(self.repo_url(name, "tags/list"), n, last);
+        fetch_page(self, url, decode).await
+    }
+}

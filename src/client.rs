@@ -1,0 +1,525 @@
+//! [`Client`] and [`ClientBuilder`]: connection settings and the request
+//! plumbing every endpoint shares.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, USER_AGENT};
+use reqwest::{Method, StatusCode};
+use url::Url;
+
+use crate::error::Error;
+use crate::models::ErrorEnvelope;
+use crate::reference::{parse_registry_host, RepositoryName};
+use crate::transport::{read_limited, Limits};
+use crate::Result;
+
+/// The user agent sent unless [`ClientBuilder::user_agent`] says otherwise.
+pub const DEFAULT_USER_AGENT: &str = concat!("dockreg/", env!("CARGO_PKG_VERSION"));
+
+/// An async client for one registry.
+///
+/// Cheap to clone: clones share one connection pool and configuration, so
+/// hand a clone to every task instead of wrapping it in an `Arc`.
+///
+/// ```no_run
+/// # async fn run() -> dockreg::Result<()> {
+/// use futures::TryStreamExt;
+///
+/// let client = dockreg::Client::builder("127.0.0.1:5000").build()?;
+/// client.ping().await?;
+/// let repos: Vec<String> = client.catalog().try_collect().await?;
+/// let name: dockreg::RepositoryName = "team/app".parse()?;
+/// let tags: Vec<String> = client.tags(&name).try_collect().await?;
+/// let manifest = client.manifest(&name, &"v1".parse()?).await?;
+/// println!("{} {} {}", manifest.media_type(), manifest.digest()?, repos.len() + tags.len());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base: Url,
+    limits: Limits,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("registry", &self.inner.base.as_str())
+            .field("limits", &self.inner.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Client`]; see [`Client::builder`].
+#[must_use = "a builder does nothing until build() is called"]
+#[derive(Debug)]
+pub struct ClientBuilder {
+    registry: String,
+    plain_http: Option<bool>,
+    timeout: Option<Duration>,
+    connect_timeout: Duration,
+    user_agent: String,
+    root_certificates: Vec<reqwest::Certificate>,
+    pem_errors: Vec<String>,
+    accept_invalid_certs: bool,
+    http: Option<reqwest::Client>,
+    limits: Limits,
+}
+
+impl Client {
+    /// Starts building a client for `registry`: a host (`127.0.0.1:5000`,
+    /// `registry.example.com`, `docker.io`) or a base URL
+    /// (`http://127.0.0.1:5000`, `https://registry.example.com`).
+    ///
+    /// A bare host is reached over plain http when it is `localhost` or a
+    /// loopback address, and over https otherwise; `docker.io` is reached at
+    /// `registry-1.docker.io`. [`ClientBuilder::plain_http`] overrides the
+    /// choice.
+    pub fn builder(registry: impl Into<String>) -> ClientBuilder {
+        ClientBuilder {
+            registry: registry.into(),
+            plain_http: None,
+            timeout: None,
+            connect_timeout: Duration::from_secs(30),
+            user_agent: DEFAULT_USER_AGENT.to_owned(),
+            root_certificates: Vec::new(),
+            pem_errors: Vec::new(),
+            accept_invalid_certs: false,
+            http: None,
+            limits: Limits::default(),
+        }
+    }
+
+    /// The registry's base URL (`http://127.0.0.1:5000/`).
+    pub fn base_url(&self) -> &Url {
+        &self.inner.base
+    }
+
+    /// The body-size limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// The URL of a path below the base (`/v2/...`).
+    pub(crate) fn url(&self, path: &str) -> Url {
+        let mut url = self.inner.base.clone();
+        url.set_path(path);
+        url
+    }
+
+    /// `/v2/NAME/SUFFIX` for a repository.
+    pub(crate) fn repo_url(&self, name: &RepositoryName, suffix: &str) -> Url {
+        self.url(&format!("/v2/{name}/{suffix}"))
+    }
+
+    /// Sends a request and returns the response when its status is a success.
+    ///
+    /// Any other status becomes [`Error::Registry`] with the parsed error
+    /// envelope (or the capped raw body).
+    pub(crate) async fn send(&self, request: Request) -> Result<reqwest::Response> {
+        let method = request.method.clone();
+        let response = self.send_any(request).await?;
+        if response.status().is_success() {
+            Ok(response)
+        } else {
+            Err(self.status_error(&method, response).await)
+        }
+    }
+
+    /// Sends a request and returns the response whatever its status; only a
+    /// transport failure is an error.
+    pub(crate) async fn send_any(&self, request: Request) -> Result<reqwest::Response> {
+        let Request {
+            method,
+            url,
+            headers,
+        } = request;
+        let builder = self
+            .inner
+            .http
+            .request(method.clone(), url.clone())
+            .headers(headers);
+        builder.send().await.map_err(|source| Error::Http {
+            method: method.to_string(),
+            url: redact(&url),
+            source,
+        })
+    }
+
+    /// Turns a failed response into [`Error::Registry`], reading at most
+    /// [`Limits::error_body`] bytes of its body.
+    pub(crate) async fn status_error(&self, method: &Method, response: reqwest::Response) -> Error {
+        let status = response.status();
+        let url = redact(response.url());
+        let method = method.to_string();
+        let limit = self.inner.limits.error_body;
+        let body = read_prefix(response, limit).await;
+        registry_error(method, url, status, &body)
+    }
+
+    /// Reads a successful response's body whole, up to `limit` bytes.
+    pub(crate) async fn read_body(
+        &self,
+        response: reqwest::Response,
+        limit: u64,
+    ) -> Result<bytes::Bytes> {
+        let what = format!("GET {}", redact(response.url()));
+        read_limited(response, limit, &what).await
+    }
+}
+
+/// Builds [`Error::Registry`] from a status and (the start of) a body.
+pub(crate) fn registry_error(
+    method: String,
+    url: String,
+    status: StatusCode,
+    body: &[u8],
+) -> Error {
+    let (errors, body) = match serde_json::from_slice::<ErrorEnvelope>(body) {
+        Ok(env) if !env.errors.is_empty() => (env.errors, None),
+        _ if body.is_empty() => (Vec::new(), None),
+        _ => {
+            let end = body.len().min(4096);
+            (
+                Vec::new(),
+                Some(String::from_utf8_lossy(&body[..end]).into_owned()),
+            )
+        }
+    };
+    Error::Registry {
+        method,
+        url,
+        status,
+        errors,
+        body,
+    }
+}
+
+/// Reads up to `limit` bytes of a body, ignoring read errors (the status is
+/// already the failure being reported).
+async fn read_prefix(response: reqwest::Response, limit: u64) -> Vec<u8> {
+    use futures::StreamExt;
+    let mut out = Vec::new();
+    let mut body = response.bytes_stream();
+    while let Some(Ok(chunk)) = body.next().await {
+        let room = (limit as usize).saturating_sub(out.len());
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if out.len() as u64 >= limit {
+            break;
+        }
+    }
+    out
+}
+
+/// A URL as it may appear in errors: without user name or password.
+pub(crate) fn redact(url: &Url) -> String {
+    if url.username().is_empty() && url.password().is_none() {
+        return url.to_string();
+    }
+    let mut url = url.clone();
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.to_string()
+}
+
+/// One request to send: method, URL and extra headers.
+#[derive(Debug)]
+pub(crate) struct Request {
+    pub(crate) method: Method,
+    pub(crate) url: Url,
+    pub(crate) headers: HeaderMap,
+}
+
+impl Request {
+    pub(crate) fn new(method: Method, url: Url) -> Request {
+        Request {
+            method,
+            url,
+            headers: HeaderMap::new(),
+        }
+    }
+
+    pub(crate) fn get(url: Url) -> Request {
+        Request::new(Method::GET, url)
+    }
+
+    pub(crate) fn head(url: Url) -> Request {
+        Request::new(Method::HEAD, url)
+    }
+
+    pub(crate) fn accept(mut self, accept: &'static str) -> Request {
+        self.headers
+            .insert(ACCEPT, HeaderValue::from_static(accept));
+        self
+    }
+}
+
+impl ClientBuilder {
+    /// Forces plain http (`true`) or https (`false`) whatever the host.
+    pub fn plain_http(mut self, plain_http: bool) -> Self {
+        self.plain_http = Some(plain_http);
+        self
+    }
+
+    /// A total time limit per request, body included (default: none, since a
+    /// large blob may take long; see [`ClientBuilder::connect_timeout`]).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The time allowed to establish a connection (default 30 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The `User-Agent` header (default `dockreg/VERSION`).
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    /// Trusts an extra root certificate (for a registry with a private CA).
+    pub fn root_certificate(mut self, certificate: reqwest::Certificate) -> Self {
+        self.root_certificates.push(certificate);
+        self
+    }
+
+    /// Trusts the root certificates in a PEM bundle. A malformed bundle makes
+    /// [`ClientBuilder::build`] fail.
+    pub fn root_certificate_pem(mut self, pem: &[u8]) -> Self {
+        match reqwest::Certificate::from_pem_bundle(pem) {
+            Ok(certs) if !certs.is_empty() => self.root_certificates.extend(certs),
+            Ok(_) => self
+                .pem_errors
+                .push("the PEM bundle holds no certificate".into()),
+            Err(e) => self.pem_errors.push(format!("bad PEM certificate: {e}")),
+        }
+        self
+    }
+
+    /// Skips TLS certificate verification. Dangerous: anyone on the path can
+    /// read and change the traffic. Only for test registries.
+    pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
+        self.accept_invalid_certs = accept;
+        self
+    }
+
+    /// Uses this `reqwest::Client` instead of building one. Timeouts, TLS
+    /// settings and the user agent of this builder are then not applied:
+    /// configure them on the injected client.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// Caps on bodies read into memory (see [`Limits`]).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Builds the client. Fails with [`Error::Invalid`] for a malformed
+    /// registry and [`Error::Build`] for bad TLS material.
+    pub fn build(self) -> Result<Client> {
+        let base = base_url(&self.registry, self.plain_http)?;
+        if let Some(e) = self.pem_errors.into_iter().next() {
+            return Err(Error::Build(e));
+        }
+        let http = match self.http {
+            Some(http) => http,
+            None => {
+                let mut headers = HeaderMap::new();
+                headers.insert(
+                    USER_AGENT,
+                    HeaderValue::from_str(&self.user_agent)
+                        .map_err(|_| Error::Build("user agent is not a valid header".into()))?,
+                );
+                let mut b = reqwest::Client::builder()
+                    .default_headers(headers)
+                    .connect_timeout(self.connect_timeout)
+                    .redirect(redirect_policy())
+                    .danger_accept_invalid_certs(self.accept_invalid_certs);
+                if let Some(t) = self.timeout {
+                    b = b.timeout(t);
+                }
+                for cert in self.root_certificates {
+                    b = b.add_root_certificate(cert);
+                }
+                b.build().map_err(|e| Error::Build(e.to_string()))?
+            }
+        };
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                limits: self.limits,
+            }),
+        })
+    }
+}
+
+/// Follows up to 10 redirects, never from https down to http. (reqwest
+/// already drops `Authorization` on a redirect to another host.)
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let downgrade = attempt.url().scheme() == "http"
+            && attempt
+                .previous()
+                .last()
+                .is_some_and(|prev| prev.scheme() == "https");
+        if downgrade {
+            attempt.error("redirect from https to plain http refused")
+        } else if attempt.previous().len() >= 10 {
+            attempt.error("too many redirects")
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+/// The base URL for a registry given as a host or a URL.
+fn base_url(registry: &str, plain_http: Option<bool>) -> Result<Url> {
+    let registry = registry.trim();
+    let (scheme, host) = if let Some((scheme, rest)) = registry.split_once("://") {
+        let scheme = scheme.to_ascii_lowercase();
+        if scheme != "http" && scheme != "https" {
+            return Err(Error::invalid(
+                "registry",
+                registry,
+                "the scheme must be http or https",
+            ));
+        }
+        let host = rest.strip_suffix('/').unwrap_or(rest);
+        (Some(scheme), host)
+    } else {
+        (None, registry.strip_suffix('/').unwrap_or(registry))
+    };
+    let host = parse_registry_host(host).map_err(|e| match e {
+        Error::Invalid { reason, .. } => Error::invalid("registry", registry, reason),
+        other => other,
+    })?;
+    let host = match host.as_str() {
+        "docker.io" | "index.docker.io" => "registry-1.docker.io".to_owned(),
+        _ => host,
+    };
+    let scheme = match (plain_http, scheme) {
+        (Some(true), _) => "http".to_owned(),
+        (Some(false), _) => "https".to_owned(),
+        (None, Some(s)) => s,
+        (None, None) if is_local(&host) => "http".to_owned(),
+        (None, None) => "https".to_owned(),
+    };
+    Url::parse(&format!("{scheme}://{host}/"))
+        .map_err(|e| Error::invalid("registry", registry, e.to_string()))
+}
+
+/// Whether a `host[:port]` is localhost or a loopback address.
+fn is_local(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or(rest)
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, _)| h)
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_and_error_are_send_sync() {
+        fn check<T: Send + Sync + Clone>() {}
+        check::<Client>();
+        fn check_err<T: Send + Sync + std::error::Error + 'static>() {}
+        check_err::<Error>();
+    }
+
+    #[test]
+    fn base_urls() {
+        let b = |r: &str, p| base_url(r, p).map(|u| u.to_string());
+        assert_eq!(b("127.0.0.1:5000", None).unwrap(), "http://127.0.0.1:5000/");
+        assert_eq!(b("127.1.2.3:5000", None).unwrap(), "http://127.1.2.3:5000/");
+        assert_eq!(b("localhost:5000", None).unwrap(), "http://localhost:5000/");
+        assert_eq!(b("[::1]:5000", None).unwrap(), "http://[::1]:5000/");
+        assert_eq!(
+            b("registry.example.com", None).unwrap(),
+            "https://registry.example.com/"
+        );
+        assert_eq!(
+            b("docker.io", None).unwrap(),
+            "https://registry-1.docker.io/"
+        );
+        assert_eq!(
+            b("https://127.0.0.1:5000/", None).unwrap(),
+            "https://127.0.0.1:5000/"
+        );
+        assert_eq!(
+            b("registry.example.com:5000", Some(true)).unwrap(),
+            "http://registry.example.com:5000/"
+        );
+        assert_eq!(
+            b("http://localhost", Some(false)).unwrap(),
+            "https://localhost/"
+        );
+    }
+
+    #[test]
+    fn bad_registries_are_refused() {
+        for bad in ["", "ftp://x", "http://x/path", "a b", "x:99999", "http://"] {
+            let err = base_url(bad, None).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::Invalid {
+                        what: "registry",
+                        ..
+                    }
+                ),
+                "{bad:?}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn registry_errors_keep_envelope_or_raw_body() {
+        let e = registry_error(
+            "GET".into(),
+            "http://r/v2/x/manifests/v1".into(),
+            StatusCode::NOT_FOUND,
+            br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"v1"}}]}"#,
+        );
+        assert!(e.is_not_found());
+        assert_eq!(e.code(), Some(&crate::models::ErrorCode::ManifestUnknown));
+        assert_eq!(
+            e.to_string(),
+            "GET http://r/v2/x/manifests/v1: 404 Not Found: MANIFEST_UNKNOWN: manifest unknown"
+        );
+
+        let e = registry_error(
+            "GET".into(),
+            "http://r/v2/".into(),
+            StatusCode::BAD_GATEWAY,
+            b"<html><body>\n<h1>502 Bad Gateway</h1>\n</body></html>",
+        );
+        assert_eq!(e.status(), Some(StatusCode::BAD_GATEWAY));
+        assert!(e.code().is_none());
+        assert!(e.to_string().contains("<h1>502 Bad Gateway</h1>"), "{e}");
+    }
+
+    #[test]
+    fn urls_in_errors_carry_no_credentials() {
+        let url = Url::parse("https://user:secret@r.example.com/v2/").unwrap();
+        assert_eq!(redact(&url), "https://r.example.com/v2/");
+    }
+}

@@ -1,0 +1,500 @@
+//! Content digests (`sha256:…`, `sha512:…`) and the verifiers that check
+//! bytes against them while they stream.
+
+use std::fmt;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures::Stream;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::Digest as _;
+
+use crate::error::Error;
+use crate::Result;
+
+/// A digest algorithm that registries use to address content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Algorithm {
+    /// SHA-256, the algorithm every registry supports and the default.
+    Sha256,
+    /// SHA-512.
+    Sha512,
+}
+
+impl Algorithm {
+    /// The algorithm's name as it appears in a digest (`sha256`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::Sha256 => "sha256",
+            Algorithm::Sha512 => "sha512",
+        }
+    }
+
+    /// The number of hex characters of an encoded digest.
+    pub fn hex_len(self) -> usize {
+        match self {
+            Algorithm::Sha256 => 64,
+            Algorithm::Sha512 => 128,
+        }
+    }
+
+    /// A new incremental hasher for this algorithm.
+    pub fn hasher(self) -> Hasher {
+        Hasher::new(self)
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Algorithm {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "sha256" => Ok(Algorithm::Sha256),
+            "sha512" => Ok(Algorithm::Sha512),
+            _ => Err(Error::invalid(
+                "digest algorithm",
+                s,
+                "supported algorithms are sha256 and sha512",
+            )),
+        }
+    }
+}
+
+/// A validated content digest: `ALGORITHM:HEX`, for example
+/// `sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae`.
+///
+/// The hex part is lower case and has the algorithm's length. Parsing refuses
+/// anything else with [`Error::Invalid`], before any request is sent.
+///
+/// ```
+/// let d: dockreg::Digest = "sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae".parse()?;
+/// assert_eq!(d, dockreg::Digest::sha256(b"foo"));
+/// assert!("sha256:ABC".parse::<dockreg::Digest>().is_err());
+/// # Ok::<(), dockreg::Error>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Digest {
+    algorithm: Algorithm,
+    full: String,
+}
+
+impl Digest {
+    /// Builds a digest from an algorithm and its hex encoding, validating both.
+    pub fn new(algorithm: Algorithm, hex: &str) -> Result<Digest> {
+        format!("{algorithm}:{hex}").parse()
+    }
+
+    /// The SHA-256 digest of `bytes`.
+    pub fn sha256(bytes: &[u8]) -> Digest {
+        Digest::compute(Algorithm::Sha256, bytes)
+    }
+
+    /// The digest of `bytes` with `algorithm`.
+    pub fn compute(algorithm: Algorithm, bytes: &[u8]) -> Digest {
+        let mut h = Hasher::new(algorithm);
+        h.update(bytes);
+        h.finish()
+    }
+
+    /// The algorithm part.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The hex part, after the colon.
+    pub fn hex(&self) -> &str {
+        &self.full[self.algorithm.as_str().len() + 1..]
+    }
+
+    /// The whole digest as a string (`sha256:…`).
+    pub fn as_str(&self) -> &str {
+        &self.full
+    }
+
+    /// Checks that `bytes` hash to this digest; `what` names them in the error.
+    pub fn verify(&self, bytes: &[u8], what: &str) -> Result<()> {
+        let actual = Digest::compute(self.algorithm, bytes);
+        if actual == *self {
+            Ok(())
+        } else {
+            Err(Error::DigestMismatch {
+                what: what.to_owned(),
+                expected: self.clone(),
+                actual,
+            })
+        }
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.full)
+    }
+}
+
+impl fmt::Debug for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Digest({})", self.full)
+    }
+}
+
+impl AsRef<str> for Digest {
+    fn as_ref(&self) -> &str {
+        &self.full
+    }
+}
+
+impl FromStr for Digest {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let Some((alg, hex)) = s.split_once(':') else {
+            return Err(Error::invalid(
+                "digest",
+                s,
+                "expected ALGORITHM:HEX, for example sha256:<64 hex digits>",
+            ));
+        };
+        let algorithm: Algorithm = alg.parse().map_err(|_| {
+            Error::invalid(
+                "digest",
+                s,
+                format!("unsupported algorithm {alg:?} (sha256 and sha512 are)"),
+            )
+        })?;
+        if hex.len() != algorithm.hex_len() {
+            return Err(Error::invalid(
+                "digest",
+                s,
+                format!(
+                    "a {algorithm} digest has {} hex digits, this one has {}",
+                    algorithm.hex_len(),
+                    hex.len()
+                ),
+            ));
+        }
+        if let Some(c) = hex.chars().find(|c| !matches!(c, '0'..='9' | 'a'..='f')) {
+            return Err(Error::invalid(
+                "digest",
+                s,
+                format!("{c:?} is not a lower-case hex digit"),
+            ));
+        }
+        Ok(Digest {
+            algorithm,
+            full: s.to_owned(),
+        })
+    }
+}
+
+impl TryFrom<String> for Digest {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        s.parse()
+    }
+}
+
+impl Serialize for Digest {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.full)
+    }
+}
+
+impl<'de> Deserialize<'de> for Digest {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// An incremental hasher producing a [`Digest`].
+#[derive(Clone)]
+pub struct Hasher(HasherInner);
+
+#[derive(Clone)]
+enum HasherInner {
+    Sha256(sha2::Sha256),
+    Sha512(sha2::Sha512),
+}
+
+impl Hasher {
+    /// A hasher for `algorithm`.
+    pub fn new(algorithm: Algorithm) -> Hasher {
+        Hasher(match algorithm {
+            Algorithm::Sha256 => HasherInner::Sha256(sha2::Sha256::new()),
+            Algorithm::Sha512 => HasherInner::Sha512(sha2::Sha512::new()),
+        })
+    }
+
+    /// Feeds bytes to the hasher.
+    pub fn update(&mut self, bytes: &[u8]) {
+        match &mut self.0 {
+            HasherInner::Sha256(h) => h.update(bytes),
+            HasherInner::Sha512(h) => h.update(bytes),
+        }
+    }
+
+    /// The digest of everything fed so far.
+    pub fn finish(self) -> Digest {
+        let (algorithm, raw) = match self.0 {
+            HasherInner::Sha256(h) => (Algorithm::Sha256, h.finalize().to_vec()),
+            HasherInner::Sha512(h) => (Algorithm::Sha512, h.finalize().to_vec()),
+        };
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut full = String::with_capacity(algorithm.as_str().len() + 1 + raw.len() * 2);
+        full.push_str(algorithm.as_str());
+        full.push(':');
+        for b in raw {
+            full.push(HEX[(b >> 4) as usize] as char);
+            full.push(HEX[(b & 15) as usize] as char);
+        }
+        Digest { algorithm, full }
+    }
+}
+
+impl fmt::Debug for Hasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let alg = match self.0 {
+            HasherInner::Sha256(_) => Algorithm::Sha256,
+            HasherInner::Sha512(_) => Algorithm::Sha512,
+        };
+        f.debug_tuple("Hasher").field(&alg).finish()
+    }
+}
+
+/// Checks a body, fed in pieces, against an expected digest and (optionally)
+/// size. A body longer than its announced size is refused as soon as the
+/// extra byte arrives, so a lying registry cannot make us read forever.
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    what: String,
+    expected: Digest,
+    size: Option<u64>,
+    seen: u64,
+    hasher: Hasher,
+}
+
+impl Verifier {
+    /// A verifier for a body that must hash to `expected` and, when given,
+    /// have exactly `size` bytes. `what` names the body in errors.
+    pub fn new(what: impl Into<String>, expected: Digest, size: Option<u64>) -> Verifier {
+        Verifier {
+            what: what.into(),
+            hasher: expected.algorithm().hasher(),
+            expected,
+            size,
+            seen: 0,
+        }
+    }
+
+    /// Feeds a piece of the body; fails when the body grew past its size.
+    pub fn update(&mut self, bytes: &[u8]) -> Result<()> {
+        self.seen += bytes.len() as u64;
+        if let Some(size) = self.size {
+            if self.seen > size {
+                return Err(Error::SizeMismatch {
+                    what: self.what.clone(),
+                    expected: size,
+                    actual: self.seen,
+                });
+            }
+        }
+        self.hasher.update(bytes);
+        Ok(())
+    }
+
+    /// How many bytes were fed so far.
+    pub fn bytes_seen(&self) -> u64 {
+        self.seen
+    }
+
+    /// The digest the body must have.
+    pub fn expected(&self) -> &Digest {
+        &self.expected
+    }
+
+    /// Ends the body: checks its size and digest.
+    pub fn finish(self) -> Result<Digest> {
+        if let Some(size) = self.size {
+            if self.seen != size {
+                return Err(Error::SizeMismatch {
+                    what: self.what,
+                    expected: size,
+                    actual: self.seen,
+                });
+            }
+        }
+        let actual = self.hasher.finish();
+        if actual != self.expected {
+            return Err(Error::DigestMismatch {
+                what: self.what,
+                expected: self.expected,
+                actual,
+            });
+        }
+        Ok(actual)
+    }
+}
+
+/// A byte stream that verifies what passes through it.
+///
+/// Each chunk is hashed as it is yielded; when the inner stream ends, the size
+/// and digest are checked and a mismatch is yielded as the stream's last item
+/// (an `Err`). A consumer that writes chunks somewhere must therefore treat
+/// the data as untrusted until the stream ended without error.
+pub struct VerifyingStream<S> {
+    inner: S,
+    verifier: Option<Verifier>,
+}
+
+impl<S> VerifyingStream<S> {
+    /// Wraps `inner`, checking it with `verifier`.
+    pub fn new(inner: S, verifier: Verifier) -> Self {
+        VerifyingStream {
+            inner,
+            verifier: Some(verifier),
+        }
+    }
+
+    /// Bytes that went through so far.
+    pub fn bytes_seen(&self) -> u64 {
+        self.verifier.as_ref().map_or(0, Verifier::bytes_seen)
+    }
+}
+
+impl<S> fmt::Debug for VerifyingStream<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifyingStream")
+            .field("verifier", &self.verifier)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> Stream for VerifyingStream<S>
+where
+    S: Stream<Item = Result<Bytes>> + Unpin,
+{
+    type Item = Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let Some(verifier) = this.verifier.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(&mut this.inner).poll_next(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Ok(chunk))) => match verifier.update(&chunk) {
+                Ok(()) => Poll::Ready(Some(Ok(chunk))),
+                Err(e) => {
+                    this.verifier = None;
+                    Poll::Ready(Some(Err(e)))
+                }
+            },
+            Poll::Ready(Some(Err(e))) => {
+                this.verifier = None;
+                Poll::Ready(Some(Err(e)))
+            }
+            Poll::Ready(None) => {
+                let verifier = this.verifier.take().expect("checked above");
+                match verifier.finish() {
+                    Ok(_) => Poll::Ready(None),
+                    Err(e) => Poll::Ready(Some(Err(e))),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::{stream, StreamExt};
+
+    const FOO: &str = "sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae";
+
+    #[test]
+    fn computes_known_digests() {
+        assert_eq!(Digest::sha256(b"foo").as_str(), FOO);
+        let d = Digest::compute(Algorithm::Sha512, b"");
+        assert_eq!(d.hex().len(), 128);
+        assert!(d.as_str().starts_with("sha512:cf83e1357eefb8bd"));
+    }
+
+    #[test]
+    fn parses_and_refuses() {
+        let d: Digest = FOO.parse().unwrap();
+        assert_eq!(d.algorithm(), Algorithm::Sha256);
+        assert_eq!(d.to_string(), FOO);
+        for bad in [
+            "",
+            "sha256",
+            "sha256:",
+            "md5:d41d8cd98f00b204e9800998ecf8427e",
+            &FOO.to_uppercase(),
+            &FOO.replace("sha256:2c", "sha256:2C"),
+            &FOO[..FOO.len() - 1],
+            &format!("{FOO}0"),
+            &FOO.replace("sha256:2c", "sha256:2g"),
+        ] {
+            let err = bad.parse::<Digest>().unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::Invalid {
+                        what: "digest" | "digest algorithm",
+                        ..
+                    }
+                ),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn serde_round_trip_validates() {
+        let d: Digest = serde_json::from_str(&format!("\"{FOO}\"")).unwrap();
+        assert_eq!(serde_json::to_string(&d).unwrap(), format!("\"{FOO}\""));
+        assert!(serde_json::from_str::<Digest>("\"sha256:abc\"").is_err());
+    }
+
+    #[test]
+    fn verifier_checks_size_and_digest() {
+        let mut v = Verifier::new("x", Digest::sha256(b"foo"), Some(3));
+        v.update(b"fo").unwrap();
+        v.update(b"o").unwrap();
+        assert_eq!(v.finish().unwrap().as_str(), FOO);
+
+        let mut v = Verifier::new("x", Digest::sha256(b"foo"), Some(3));
+        assert!(matches!(v.update(b"food"), Err(Error::SizeMismatch { .. })));
+
+        let mut v = Verifier::new("x", Digest::sha256(b"foo"), None);
+        v.update(b"bar").unwrap();
+        assert!(matches!(v.finish(), Err(Error::DigestMismatch { .. })));
+    }
+
+    #[tokio::test]
+    async fn verifying_stream_fails_at_end_on_mismatch() {
+        let chunks = || {
+            stream::iter(vec![
+                Ok(Bytes::from_static(b"fo")),
+                Ok(Bytes::from_static(b"x")),
+            ])
+        };
+        let s = VerifyingStream::new(chunks(), Verifier::new("b", Digest::sha256(b"foo"), None));
+        let items: Vec<_> = s.collect().await;
+        assert_eq!(items.len(), 3);
+        assert!(matches!(items[2], Err(Error::DigestMismatch { .. })));
+
+        let s = VerifyingStream::new(chunks(), Verifier::new("b", Digest::sha256(b"fox"), None));
+        let items: Vec<_> = s.collect().await;
+        assert_eq!(items.len(), 2);
+        assert!(items.iter().all(Result::is_ok));
+    }
+}

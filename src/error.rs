@@ -1,0 +1,247 @@
+//! The one error type of the crate.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use reqwest::StatusCode;
+
+use crate::digest::Digest;
+use crate::models::{ErrorCode, RegistryError};
+
+/// Everything that can go wrong in dockreg.
+///
+/// The enum is `#[non_exhaustive]`: match the variants you care about and keep
+/// a catch-all arm. The predicates ([`Error::status`], [`Error::is_not_found`],
+/// [`Error::is_unauthorized`], [`Error::code`]) answer the common questions
+/// without a match.
+///
+/// Every message names what was asked: the request's method and URL (never
+/// with credentials), the repository and reference, or the local input that was
+/// refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A value given to the crate was malformed (a reference, a repository
+    /// name, a tag, a digest, a URL, ...). Raised before any request is sent.
+    #[error("invalid {what} {input:?}: {reason}")]
+    Invalid {
+        /// What kind of value was refused (`"repository name"`, `"tag"`, ...).
+        what: &'static str,
+        /// The input as it was given.
+        input: String,
+        /// Why it was refused.
+        reason: String,
+    },
+
+    /// The registry answered with an error status.
+    ///
+    /// `errors` holds the parsed error envelope when the body was one; `body`
+    /// holds the start of the raw body (capped) when it was not JSON, for
+    /// example an HTML page from a proxy.
+    #[error("{method} {url}: {}", RegistryFailure { status: *status, errors, body: body.as_deref() })]
+    Registry {
+        /// The HTTP method of the failed request.
+        method: String,
+        /// The URL of the failed request, without credentials.
+        url: String,
+        /// The HTTP status the registry answered with.
+        status: StatusCode,
+        /// The registry's error envelope (`{"errors":[...]}`), possibly empty.
+        errors: Vec<RegistryError>,
+        /// The raw body, capped, when it was not an error envelope.
+        body: Option<String>,
+    },
+
+    /// The request could not be sent or its response could not be read
+    /// (connection refused, TLS failure, timeout, broken body, ...).
+    #[error("{method} {url}: {source}")]
+    Http {
+        /// The HTTP method of the failed request.
+        method: String,
+        /// The URL of the failed request, without credentials.
+        url: String,
+        /// The underlying reqwest error.
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// Bytes did not hash to the digest they were fetched by or announced with.
+    #[error("digest mismatch for {what}: expected {expected}, got {actual}")]
+    DigestMismatch {
+        /// What was being verified (a URL, a blob, a manifest).
+        what: String,
+        /// The digest that was expected.
+        expected: Digest,
+        /// The digest of the bytes actually received.
+        actual: Digest,
+    },
+
+    /// A body was longer or shorter than announced.
+    #[error("size mismatch for {what}: expected {expected} bytes, got {actual}")]
+    SizeMismatch {
+        /// What was being read.
+        what: String,
+        /// The announced size.
+        expected: u64,
+        /// The size actually received (at least this much when too long).
+        actual: u64,
+    },
+
+    /// A body was larger than the cap dockreg reads into memory.
+    #[error("{what}: body larger than the {limit}-byte limit")]
+    TooLarge {
+        /// What was being read (usually a method and URL).
+        what: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
+
+    /// A body could not be decoded as the JSON document it should be.
+    #[error("cannot decode {what}: {source}")]
+    Decode {
+        /// What was being decoded.
+        what: String,
+        /// The JSON error.
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// The registry's answer broke the protocol (a missing or malformed
+    /// header, a Link to another origin, an unknown media type, ...).
+    #[error("{what}: {reason}")]
+    Protocol {
+        /// What was being done (usually a method and URL).
+        what: String,
+        /// What was wrong with the answer.
+        reason: String,
+    },
+
+    /// No manifest of an index or manifest list matches the platform asked for.
+    #[error("no manifest for platform {platform} in {what} (available: {available})")]
+    NoMatchingPlatform {
+        /// The manifest list or index that was searched.
+        what: String,
+        /// The platform that was asked for.
+        platform: String,
+        /// The platforms the index offers, comma separated.
+        available: String,
+    },
+
+    /// A local file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file involved.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The client could not be built (bad TLS material, bad base URL, ...).
+    #[error("cannot build client: {0}")]
+    Build(String),
+}
+
+/// Formats a registry failure as `404 Not Found: MANIFEST_UNKNOWN: manifest unknown`.
+struct RegistryFailure<'a> {
+    status: StatusCode,
+    errors: &'a [RegistryError],
+    body: Option<&'a str>,
+}
+
+impl fmt::Display for RegistryFailure<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.status)?;
+        for (i, e) in self.errors.iter().enumerate() {
+            f.write_str(if i == 0 { ": " } else { "; " })?;
+            write!(f, "{}: {}", e.code, e.message)?;
+        }
+        if self.errors.is_empty() {
+            if let Some(body) = self.body.map(str::trim).filter(|b| !b.is_empty()) {
+                let line: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+                let mut end = line.len().min(200);
+                while !line.is_char_boundary(end) {
+                    end -= 1;
+                }
+                write!(f, ": {}", &line[..end])?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Error {
+    /// The HTTP status of a registry error, or of a reqwest error that has one.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Error::Registry { status, .. } => Some(*status),
+            Error::Http { source, .. } => source.status(),
+            _ => None,
+        }
+    }
+
+    /// Whether the registry answered 404, or named an `*_UNKNOWN` error code.
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(StatusCode::NOT_FOUND)
+            || matches!(
+                self.code(),
+                Some(
+                    ErrorCode::BlobUnknown
+                        | ErrorCode::ManifestUnknown
+                        | ErrorCode::NameUnknown
+                        | ErrorCode::BlobUploadUnknown
+                )
+            )
+    }
+
+    /// Whether the registry answered 401 Unauthorized.
+    pub fn is_unauthorized(&self) -> bool {
+        self.status() == Some(StatusCode::UNAUTHORIZED)
+    }
+
+    /// The first error code of the registry's error envelope, if there was one.
+    pub fn code(&self) -> Option<&ErrorCode> {
+        match self {
+            Error::Registry { errors, .. } => errors.first().map(|e| &e.code),
+            _ => None,
+        }
+    }
+
+    /// Every error the registry reported in its envelope (empty otherwise).
+    pub fn registry_errors(&self) -> &[RegistryError] {
+        match self {
+            Error::Registry { errors, .. } => errors,
+            _ => &[],
+        }
+    }
+
+    /// Whether bytes failed verification against a digest or a size.
+    pub fn is_verification_failure(&self) -> bool {
+        matches!(
+            self,
+            Error::DigestMismatch { .. } | Error::SizeMismatch { .. }
+        )
+    }
+
+    pub(crate) fn invalid(what: &'static str, input: &str, reason: impl Into<String>) -> Error {
+        Error::Invalid {
+            what,
+            input: input.to_owned(),
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn protocol(what: impl Into<String>, reason: impl Into<String>) -> Error {
+        Error::Protocol {
+            what: what.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn decode(what: impl Into<String>, source: serde_json::Error) -> Error {
+        Error::Decode {
+            what: what.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! Reading bodies into memory with a cap, so a huge or endless answer is a
+//! typed error and never an out-of-memory.
+
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+
+use crate::error::Error;
+use crate::Result;
+
+/// Caps on what dockreg reads into memory. Blobs stream and are not capped.
+///
+/// The defaults fit every registry seen in the wild; raise them only for a
+/// registry that really sends more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Largest manifest accepted, in bytes (default 8 MiB; the CNCF registry
+    /// itself refuses manifests over 4 MiB).
+    pub manifest: u64,
+    /// Largest catalog or tag-list page, in bytes (default 32 MiB: a registry
+    /// that ignores `n` may send every tag in one page).
+    pub page: u64,
+    /// Largest image config read into memory, in bytes (default 16 MiB).
+    pub config: u64,
+    /// How much of an error body is read, in bytes (default 64 KiB); the rest
+    /// is dropped.
+    pub error_body: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            manifest: 8 << 20,
+            page: 32 << 20,
+            config: 16 << 20,
+            error_body: 64 << 10,
+        }
+    }
+}
+
+/// Reads a whole body, refusing it with [`Error::TooLarge`] as soon as it
+/// passes `limit` bytes (or announces more in `Content-Length`).
+pub(crate) async fn read_limited(
+    response: reqwest::Response,
+    limit: u64,
+    what: &str,
+) -> Result<Bytes> {
+    let too_large = || Error::TooLarge {
+        what: what.to_owned(),
+        limit,
+    };
+    if response.content_length().is_some_and(|len| len > limit) {
+        return Err(too_large());
+    }
+    let capacity = response.content_length().unwrap_or(0).min(limit) as usize;
+    let mut buf = BytesMut::with_capacity(capacity);
+    let mut body = response.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|source| Error::Http {
+            method: "read".into(),
+            url: what.to_owned(),
+            source,
+        })?;
+        if (buf.len() + chunk.len()) as u64 > limit {
+            return Err(too_large());
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}

@@ -1,0 +1,12 @@
+//! Transport helpers shared by every endpoint: bounded body reads, `Link`
+//! pagination headers and size limits.
+
+mod body;
+mod link;
+mod pagination;
+
+pub(crate) use body::read_limited;
+pub use body::Limits;
+pub use link::next_link;
+pub(crate) use pagination::{fetch_page, page_url};
+pub use pagination::{Page, Paginated, REGISTRY_MAX_PAGE_SIZE};
