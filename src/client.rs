@@ -6,10 +6,13 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, USER_AGENT};
+use reqwest::header::{
+    HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, USER_AGENT, WWW_AUTHENTICATE,
+};
 use reqwest::{Method, StatusCode};
 use url::Url;
 
+use crate::auth::{parse_challenges, Anonymous, AuthContext, Authenticator, Authorization, Scope};
 use crate::error::Error;
 use crate::models::ErrorEnvelope;
 use crate::reference::{parse_registry_host, RepositoryName};
@@ -46,6 +49,8 @@ struct Inner {
     http: reqwest::Client,
     base: Url,
     limits: Limits,
+    authenticator: Arc<dyn Authenticator>,
+    allow_insecure_realm: bool,
 }
 
 impl fmt::Debug for Client {
@@ -53,6 +58,7 @@ impl fmt::Debug for Client {
         f.debug_struct("Client")
             .field("registry", &self.inner.base.as_str())
             .field("limits", &self.inner.limits)
+            .field("authenticator", &self.inner.authenticator)
             .finish_non_exhaustive()
     }
 }
@@ -71,6 +77,8 @@ pub struct ClientBuilder {
     accept_invalid_certs: bool,
     http: Option<reqwest::Client>,
     limits: Limits,
+    authenticator: Arc<dyn Authenticator>,
+    allow_insecure_realm: bool,
 }
 
 impl Client {
@@ -94,6 +102,8 @@ impl Client {
             accept_invalid_certs: false,
             http: None,
             limits: Limits::default(),
+            authenticator: Arc::new(Anonymous::new()),
+            allow_insecure_realm: false,
         }
     }
 
@@ -135,20 +145,64 @@ impl Client {
 
     /// Sends a request and returns the response whatever its status; only a
     /// transport failure is an error.
+    ///
+    /// Requests to the registry's origin carry what the authenticator gives;
+    /// a `401` with a challenge is answered once and the request sent once
+    /// more. Requests elsewhere carry no credentials.
     pub(crate) async fn send_any(&self, request: Request) -> Result<reqwest::Response> {
-        let Request {
-            method,
-            url,
-            headers,
-        } = request;
-        let builder = self
+        let inner = &self.inner;
+        if request.url.origin() != inner.base.origin() {
+            return self.send_once(&request, None).await;
+        }
+        let ctx = AuthContext {
+            registry: &inner.base,
+            scopes: &request.scopes,
+            http: &inner.http,
+            allow_insecure_realm: inner.allow_insecure_realm,
+        };
+        let authorization = inner.authenticator.authorize(&ctx).await?;
+        let response = self.send_once(&request, authorization.as_ref()).await?;
+        if response.status() != StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+        let challenges: Vec<_> = response
+            .headers()
+            .get_all(WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(parse_challenges)
+            .collect();
+        if challenges.is_empty() {
+            return Ok(response);
+        }
+        match inner
+            .authenticator
+            .answer(&ctx, &challenges, authorization.as_ref())
+            .await?
+        {
+            Some(retry) if Some(&retry) != authorization.as_ref() => {
+                self.send_once(&request, Some(&retry)).await
+            }
+            _ => Ok(response),
+        }
+    }
+
+    pub(crate) async fn send_once(
+        &self,
+        request: &Request,
+        authorization: Option<&Authorization>,
+    ) -> Result<reqwest::Response> {
+        let mut builder = self
             .inner
             .http
-            .request(method.clone(), url.clone())
-            .headers(headers);
+            .request(request.method.clone(), request.url.clone())
+            .headers(request.headers.clone());
+        if let Some(auth) = authorization {
+            builder = builder.header(AUTHORIZATION, auth.header_value().clone());
+        }
         builder.send().await.map_err(|source| Error::Http {
-            method: method.to_string(),
-            url: redact(&url),
+            method: request.method.to_string(),
+            url: redact(&request.url),
             source,
         })
     }
@@ -235,6 +289,8 @@ pub(crate) struct Request {
     pub(crate) method: Method,
     pub(crate) url: Url,
     pub(crate) headers: HeaderMap,
+    /// What the operation needs from the token flow.
+    pub(crate) scopes: Vec<Scope>,
 }
 
 impl Request {
@@ -243,6 +299,7 @@ impl Request {
             method,
             url,
             headers: HeaderMap::new(),
+            scopes: Vec::new(),
         }
     }
 
@@ -252,6 +309,11 @@ impl Request {
 
     pub(crate) fn head(url: Url) -> Request {
         Request::new(Method::HEAD, url)
+    }
+
+    pub(crate) fn scope(mut self, scope: Scope) -> Request {
+        self.scopes.push(scope);
+        self
     }
 
     pub(crate) fn accept(mut self, accept: &'static str) -> Request {
@@ -321,6 +383,26 @@ impl ClientBuilder {
         self
     }
 
+    /// How requests authenticate (default [`Anonymous`], which still fetches
+    /// anonymous bearer tokens). See [`crate::auth`].
+    pub fn authenticator(self, authenticator: impl Authenticator + 'static) -> Self {
+        self.shared_authenticator(Arc::new(authenticator))
+    }
+
+    /// Like [`ClientBuilder::authenticator`], with an authenticator shared
+    /// with other clients (its token cache is shared too).
+    pub fn shared_authenticator(mut self, authenticator: Arc<dyn Authenticator>) -> Self {
+        self.authenticator = authenticator;
+        self
+    }
+
+    /// Lets an https registry send credentials to a plain-http token realm.
+    /// Dangerous: the credentials cross the network in clear text.
+    pub fn danger_allow_insecure_realm(mut self, allow: bool) -> Self {
+        self.allow_insecure_realm = allow;
+        self
+    }
+
     /// Caps on bodies read into memory (see [`Limits`]).
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
@@ -362,6 +444,8 @@ impl ClientBuilder {
                 http,
                 base,
                 limits: self.limits,
+                authenticator: self.authenticator,
+                allow_insecure_realm: self.allow_insecure_realm,
             }),
         })
     }

@@ -352,6 +352,7 @@ impl Verifier {
 pub struct VerifyingStream<S> {
     inner: S,
     verifier: Option<Verifier>,
+    seen: u64,
 }
 
 impl<S> VerifyingStream<S> {
@@ -360,12 +361,13 @@ impl<S> VerifyingStream<S> {
         VerifyingStream {
             inner,
             verifier: Some(verifier),
+            seen: 0,
         }
     }
 
-    /// Bytes that went through so far.
+    /// Bytes that went through so far (all of them once the stream ended).
     pub fn bytes_seen(&self) -> u64 {
-        self.verifier.as_ref().map_or(0, Verifier::bytes_seen)
+        self.seen
     }
 }
 
@@ -391,7 +393,10 @@ where
         match Pin::new(&mut this.inner).poll_next(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some(Ok(chunk))) => match verifier.update(&chunk) {
-                Ok(()) => Poll::Ready(Some(Ok(chunk))),
+                Ok(()) => {
+                    this.seen = verifier.bytes_seen();
+                    Poll::Ready(Some(Ok(chunk)))
+                }
                 Err(e) => {
                     this.verifier = None;
                     Poll::Ready(Some(Err(e)))
@@ -492,9 +497,15 @@ mod tests {
         assert_eq!(items.len(), 3);
         assert!(matches!(items[2], Err(Error::DigestMismatch { .. })));
 
-        let s = VerifyingStream::new(chunks(), Verifier::new("b", Digest::sha256(b"fox"), None));
-        let items: Vec<_> = s.collect().await;
+        let mut s =
+            VerifyingStream::new(chunks(), Verifier::new("b", Digest::sha256(b"fox"), None));
+        let items: Vec<_> = s.by_ref().collect().await;
         assert_eq!(items.len(), 2);
         assert!(items.iter().all(Result::is_ok));
+        assert_eq!(
+            s.bytes_seen(),
+            3,
+            "the count survives the end of the stream"
+        );
     }
 }

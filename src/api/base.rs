@@ -5,18 +5,25 @@ use reqwest::StatusCode;
 
 use crate::auth::{parse_challenges, Challenge};
 use crate::client::{Client, Request};
+use crate::error::Error;
 use crate::Result;
 
 /// What `GET /v2/` told about the registry.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub struct PingResponse {
-    /// 200 when the API is open to this client, 401 when it wants credentials.
+    /// The final status: 200 when the API is open to this client (after
+    /// authenticating, when the registry asked for it), 401 when the
+    /// credentials (or their absence) were not accepted.
     pub status: StatusCode,
     /// The `Docker-Distribution-Api-Version` header (`registry/2.0`), if sent.
     pub api_version: Option<String>,
-    /// The challenges of a 401 (`WWW-Authenticate`), in the order sent.
+    /// The challenges the registry sent to an unauthenticated request
+    /// (`WWW-Authenticate`), in the order sent; empty when it asked for none.
     pub challenges: Vec<Challenge>,
+    /// Why authenticating failed, when it did (a token server that refused
+    /// the credentials or could not be reached).
+    pub auth_error: Option<Error>,
 }
 
 impl PingResponse {
@@ -25,7 +32,12 @@ impl PingResponse {
         self.status.is_success()
     }
 
-    /// Whether the registry asked for authentication (401).
+    /// Whether the registry asks for authentication at all.
+    pub fn auth_required(&self) -> bool {
+        !self.challenges.is_empty()
+    }
+
+    /// Whether the request was still refused (401) in the end.
     pub fn needs_auth(&self) -> bool {
         self.status == StatusCode::UNAUTHORIZED
     }
@@ -39,26 +51,39 @@ impl PingResponse {
     }
 }
 
+fn api_version(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get("docker-distribution-api-version")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
 impl Client {
-    /// Checks the registry's API: `GET /v2/`.
+    /// Checks the registry's API: `GET /v2/`, and whether this client's
+    /// authenticator gets in.
     ///
-    /// A 200 and a 401 are both answers (a 401 carries the parsed challenge,
-    /// with the scheme, realm and service to authenticate against); any other
-    /// status is an [`Error::Registry`](crate::Error::Registry), and a 404 means
+    /// The first request goes without credentials. A 200 ends there; a 401
+    /// yields the parsed challenges (scheme, realm, service) and the request
+    /// is repeated through the authenticator, whose outcome is the final
+    /// [`PingResponse::status`] (or [`PingResponse::auth_error`]). Any other
+    /// status is an [`Error::Registry`](crate::Error::Registry); a 404 means
     /// the server does not speak the V2 API.
     pub async fn ping(&self) -> Result<PingResponse> {
         let request = Request::get(self.url("/v2/"));
-        let method = request.method.clone();
-        let response = self.send_any(request).await?;
+        let response = self.send_once(&request, None).await?;
         let status = response.status();
-        if !(status.is_success() || status == StatusCode::UNAUTHORIZED) {
-            return Err(self.status_error(&method, response).await);
+        if status.is_success() {
+            return Ok(PingResponse {
+                status,
+                api_version: api_version(&response),
+                challenges: Vec::new(),
+                auth_error: None,
+            });
         }
-        let api_version = response
-            .headers()
-            .get("docker-distribution-api-version")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        if status != StatusCode::UNAUTHORIZED {
+            return Err(self.status_error(&request.method, response).await);
+        }
         let challenges = response
             .headers()
             .get_all(WWW_AUTHENTICATE)
@@ -66,10 +91,20 @@ impl Client {
             .filter_map(|v| v.to_str().ok())
             .flat_map(parse_challenges)
             .collect();
-        Ok(PingResponse {
-            status,
-            api_version,
-            challenges,
-        })
+        let first_version = api_version(&response);
+        match self.send_any(Request::get(self.url("/v2/"))).await {
+            Ok(response) => Ok(PingResponse {
+                status: response.status(),
+                api_version: api_version(&response).or(first_version),
+                challenges,
+                auth_error: None,
+            }),
+            Err(e) => Ok(PingResponse {
+                status,
+                api_version: first_version,
+                challenges,
+                auth_error: Some(e),
+            }),
+        }
     }
 }

@@ -12,10 +12,12 @@ use futures::{Stream, StreamExt, TryStreamExt};
 use reqwest::StatusCode;
 use tokio::io::AsyncWriteExt;
 
+use crate::auth::Scope;
 use crate::client::{redact, Client, Request};
 use crate::digest::{Digest, Verifier, VerifyingStream};
 use crate::error::Error;
 use crate::reference::RepositoryName;
+use crate::transport::content_length;
 use crate::Result;
 
 /// A blob's bytes as they arrive, hashed on the way.
@@ -83,8 +85,10 @@ impl Client {
     ) -> Result<BlobStream> {
         let url = self.repo_url(name, &format!("blobs/{digest}"));
         let shown = redact(&url);
-        let response = self.send(Request::get(url)).await?;
-        let announced = response.content_length();
+        let response = self
+            .send(Request::get(url).scope(Scope::pull(name)))
+            .await?;
+        let announced = content_length(response.headers());
         if let (Some(expected), Some(announced)) = (expected_size, announced) {
             if expected != announced {
                 return Err(Error::SizeMismatch {
@@ -162,12 +166,13 @@ impl Client {
     /// The size of a blob (`HEAD`), or `None` when the registry does not have
     /// it in this repository.
     pub async fn blob_size(&self, name: &RepositoryName, digest: &Digest) -> Result<Option<u64>> {
-        let request = Request::head(self.repo_url(name, &format!("blobs/{digest}")));
+        let request =
+            Request::head(self.repo_url(name, &format!("blobs/{digest}"))).scope(Scope::pull(name));
         let method = request.method.clone();
         let response = self.send_any(request).await?;
         match response.status() {
             StatusCode::NOT_FOUND => Ok(None),
-            s if s.is_success() => Ok(Some(response.content_length().unwrap_or(0))),
+            s if s.is_success() => Ok(Some(content_length(response.headers()).unwrap_or(0))),
             _ => Err(self.status_error(&method, response).await),
         }
     }

@@ -1,5 +1,6 @@
 //! `GET /v2/_catalog`: the repositories of a registry.
 
+use crate::auth::Scope;
 use crate::client::Client;
 use crate::error::Error;
 use crate::models::Catalog;
@@ -23,11 +24,17 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn catalog(&self) -> Paginated {
-        Paginated::new(self.clone(), self.url("/v2/_catalog"), decode)
+        Paginated::new(
+            self.clone(),
+            self.url("/v2/_catalog"),
+            decode,
+            Scope::catalog(),
+        )
     }
 
     /// One page of the catalog: at most `n` repositories after `last`.
     pub async fn catalog_page(&self, n: Option<usize>, last: Option<&str>) -> Result<Page> {
-        fetch_page(self, page_url(self.url("/v2/_catalog"), n, last), decode).await
+        let url = page_url(self.url("/v2/_catalog"), n, last);
+        fetch_page(self, url, decode, &Scope::catalog()).await
     }
 }

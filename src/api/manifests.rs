@@ -1,30 +1,14 @@
 //! `/v2/NAME/manifests/REFERENCE`: fetch manifests of every schema, resolve
 //! digests, pick a platform, read image configs.
 
-use reqwest::header::CONTENT_TYPE;
-
+use crate::auth::Scope;
 use crate::client::{redact, Client, Request};
 use crate::digest::Digest;
 use crate::error::Error;
 use crate::models::{media_type, ImageConfig, Manifest, ManifestBody, Platform};
 use crate::reference::{RepositoryName, TagOrDigest};
+use crate::transport::{content_digest, content_type};
 use crate::Result;
-
-/// The `Docker-Content-Digest` header, validated, when present.
-fn content_digest(headers: &reqwest::header::HeaderMap, what: &str) -> Result<Option<Digest>> {
-    let Some(value) = headers.get("docker-content-digest") else {
-        return Ok(None);
-    };
-    let text = value
-        .to_str()
-        .map_err(|_| Error::protocol(what, "Docker-Content-Digest is not valid text"))?;
-    text.trim().parse().map(Some).map_err(|e| {
-        Error::protocol(
-            what,
-            format!("malformed Docker-Content-Digest {text:?}: {e}"),
-        )
-    })
-}
 
 /// Checks a manifest against the digest it was fetched by and the one the
 /// registry announced, each with its own algorithm.
@@ -59,14 +43,14 @@ impl Client {
         let url = self.repo_url(name, &format!("manifests/{reference}"));
         let what = format!("manifest GET {}", redact(&url));
         let response = self
-            .send(Request::get(url).accept(media_type::manifest_accept()))
+            .send(
+                Request::get(url)
+                    .accept(media_type::manifest_accept())
+                    .scope(Scope::pull(name)),
+            )
             .await?;
         let announced = content_digest(response.headers(), &what)?;
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let content_type = content_type(response.headers());
         let bytes = self.read_body(response, self.limits().manifest).await?;
         let manifest = Manifest::from_bytes(bytes, content_type.as_deref())?;
         verify(
@@ -90,7 +74,11 @@ impl Client {
         let url = self.repo_url(name, &format!("manifests/{reference}"));
         let what = format!("manifest HEAD {}", redact(&url));
         let response = self
-            .send(Request::head(url).accept(media_type::manifest_accept()))
+            .send(
+                Request::head(url)
+                    .accept(media_type::manifest_accept())
+                    .scope(Scope::pull(name)),
+            )
             .await?;
         match content_digest(response.headers(), &what)? {
             Some(announced) => {

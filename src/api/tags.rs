@@ -1,5 +1,6 @@
 //! `GET /v2/NAME/tags/list`: the tags of a repository.
 
+use crate::auth::Scope;
 use crate::client::Client;
 use crate::error::Error;
 use crate::models::TagList;
@@ -18,7 +19,8 @@ impl Client {
     /// consumed (following `Link`). A repository whose tags are `null` (all
     /// deleted) yields nothing.
     pub fn tags(&self, name: &RepositoryName) -> Paginated {
-        Paginated::new(self.clone(), self.repo_url(name, "tags/list"), decode)
+        let url = self.repo_url(name, "tags/list");
+        Paginated::new(self.clone(), url, decode, Scope::pull(name))
     }
 
     /// One page of a repository's tags: at most `n` tags after `last`.
@@ -29,6 +31,6 @@ impl Client {
         last: Option<&str>,
     ) -> Result<Page> {
         let url = page_url(self.repo_url(name, "tags/list"), n, last);
-        fetch_page(self, url, decode).await
+        fetch_page(self, url, decode, &Scope::pull(name)).await
     }
 }

@@ -49,10 +49,11 @@ pub(crate) async fn read_limited(
         what: what.to_owned(),
         limit,
     };
-    if response.content_length().is_some_and(|len| len > limit) {
+    let announced = super::content_length(response.headers());
+    if announced.is_some_and(|len| len > limit) {
         return Err(too_large());
     }
-    let capacity = response.content_length().unwrap_or(0).min(limit) as usize;
+    let capacity = announced.unwrap_or(0).min(limit) as usize;
     let mut buf = BytesMut::with_capacity(capacity);
     let mut body = response.bytes_stream();
     while let Some(chunk) = body.next().await {

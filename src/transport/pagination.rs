@@ -8,6 +8,7 @@ use futures::stream::{self, BoxStream};
 use futures::{Stream, StreamExt, TryStreamExt};
 use url::Url;
 
+use crate::auth::Scope;
 use crate::client::{Client, Request};
 use crate::error::Error;
 use crate::models::ErrorCode;
@@ -47,6 +48,7 @@ enum State {
         client: Client,
         first: Url,
         decode: Decode,
+        scope: Scope,
         page_size: Option<usize>,
     },
     Running(BoxStream<'static, Result<String>>),
@@ -68,12 +70,13 @@ impl fmt::Debug for Paginated {
 }
 
 impl Paginated {
-    pub(crate) fn new(client: Client, first: Url, decode: Decode) -> Paginated {
+    pub(crate) fn new(client: Client, first: Url, decode: Decode, scope: Scope) -> Paginated {
         Paginated {
             state: State::Unstarted {
                 client,
                 first,
                 decode,
+                scope,
                 page_size: None,
             },
         }
@@ -95,13 +98,14 @@ impl Paginated {
                 client,
                 first,
                 decode,
+                scope,
                 page_size,
             } => {
                 let mut first = first;
                 if let Some(n) = page_size {
                     set_query(&mut first, "n", &n.to_string());
                 }
-                page_stream(client, first, decode).boxed()
+                page_stream(client, first, decode, scope).boxed()
             }
             State::Running(_) => stream::once(async {
                 Err(Error::protocol(
@@ -140,12 +144,14 @@ fn page_stream(
     client: Client,
     first: Url,
     decode: Decode,
+    scope: Scope,
 ) -> impl Stream<Item = Result<Page>> + Send + 'static {
     stream::try_unfold(Some(first), move |url| {
         let client = client.clone();
+        let scope = scope.clone();
         async move {
             let Some(url) = url else { return Ok(None) };
-            let (page, requested) = fetch_capped(&client, url, decode).await?;
+            let (page, requested) = fetch_capped(&client, url, decode, &scope).await?;
             if page.next.as_ref() == Some(&requested) {
                 return Err(Error::protocol(
                     format!("GET {}", crate::client::redact(&requested)),
@@ -160,9 +166,14 @@ fn page_stream(
 
 /// Fetches a page, lowering `n` when the registry refuses it as too large.
 /// Returns the page and the URL that produced it.
-async fn fetch_capped(client: &Client, mut url: Url, decode: Decode) -> Result<(Page, Url)> {
+async fn fetch_capped(
+    client: &Client,
+    mut url: Url,
+    decode: Decode,
+    scope: &Scope,
+) -> Result<(Page, Url)> {
     loop {
-        match fetch_page(client, url.clone(), decode).await {
+        match fetch_page(client, url.clone(), decode, scope).await {
             Err(e) if e.code() == Some(&ErrorCode::PaginationNumberInvalid) => {
                 let n = query_value(&url, "n").and_then(|n| n.parse::<usize>().ok());
                 match n {
@@ -179,10 +190,16 @@ async fn fetch_capped(client: &Client, mut url: Url, decode: Decode) -> Result<(
 }
 
 /// Fetches one page at `url`.
-pub(crate) async fn fetch_page(client: &Client, url: Url, decode: Decode) -> Result<Page> {
-    let response = client
-        .send(Request::get(url.clone()).accept("application/json"))
-        .await?;
+pub(crate) async fn fetch_page(
+    client: &Client,
+    url: Url,
+    decode: Decode,
+    scope: &Scope,
+) -> Result<Page> {
+    let request = Request::get(url.clone())
+        .accept("application/json")
+        .scope(scope.clone());
+    let response = client.send(request).await?;
     let next = next_link(response.headers(), &url)?;
     let body = client.read_body(response, client.limits().page).await?;
     let what = format!("GET {}", crate::client::redact(&url));
