@@ -1,7 +1,9 @@
-//! Checks a registry's API: `GET /v2/`.
+//! Checks a registry's API (`GET /v2/`): which authentication it asks for,
+//! and whether the credentials given get in.
 //!
 //! ```text
 //! cargo run --example ping -- 127.0.0.1:5000
+//! echo "$PASSWORD" | cargo run --example ping -- registry.example.com --username me --password-stdin
 //! ```
 mod common;
 
@@ -9,41 +11,59 @@ use std::process::ExitCode;
 
 use common::Cli;
 
-const USAGE: &str = "usage: ping HOST[:PORT] [--json]";
+const USAGE: &str = "usage: ping HOST[:PORT] [--username U --password-stdin] [--json]
+exit status 0 when the API answers 200 to these credentials, 1 otherwise";
 
 fn main() -> ExitCode {
     let cli = Cli::parse(USAGE, &[], &[]);
-    let host = cli.positional(1)[0].clone();
-    let host = dockreg::reference::parse_registry_host(&host)
+    let host = dockreg::reference::parse_registry_host(&cli.positional(1)[0])
         .unwrap_or_else(|e| cli.usage_error(&e.to_string()));
     common::run(async move {
-        let client = cli.client(&host)?;
+        let (auth, source) = cli.credentials()?;
+        let client = cli.client_with(&host, auth)?;
         let ping = client.ping().await?;
-        let challenge = ping.challenge().map(ToString::to_string);
+        let challenge = ping.challenge();
+        let outcome = match (ping.auth_required(), ping.is_ok(), &ping.auth_error) {
+            (false, _, _) => "no authentication required".to_owned(),
+            (true, true, _) => format!("credentials accepted ({source})"),
+            (true, false, Some(e)) => format!("authentication failed ({source}): {e}"),
+            (true, false, None) => format!("credentials rejected ({source})"),
+        };
         if cli.json() {
             common::print_json(&serde_json::json!({
                 "registry": client.base_url().as_str(),
+                "ok": ping.is_ok(),
                 "status": ping.status.as_u16(),
                 "api_version": ping.api_version,
-                "ok": ping.is_ok(),
-                "challenge": challenge,
-                "scheme": ping.challenge().map(|c| c.scheme()),
-                "realm": ping.challenge().and_then(|c| c.realm()),
-                "service": ping.challenge().and_then(|c| c.service()),
+                "auth_required": ping.auth_required(),
+                "scheme": challenge.map(|c| c.scheme()),
+                "realm": challenge.and_then(|c| c.realm()),
+                "service": challenge.and_then(|c| c.service()),
+                "credentials": source,
+                "outcome": outcome,
             }));
-        } else if ping.is_ok() {
+        } else {
+            let scheme = match challenge {
+                None => String::new(),
+                Some(c) => {
+                    let mut s = format!(", {} authentication", c.scheme());
+                    let params: Vec<String> = [("realm", c.realm()), ("service", c.service())]
+                        .iter()
+                        .filter_map(|(k, v)| v.map(|v| format!("{k} {v:?}")))
+                        .collect();
+                    if !params.is_empty() {
+                        s.push_str(&format!(" ({})", params.join(", ")));
+                    }
+                    s
+                }
+            };
             println!(
-                "{}: OK ({})",
+                "{}: {} ({}){scheme}: {outcome}",
                 client.base_url(),
+                if ping.is_ok() { "OK" } else { "refused" },
                 ping.api_version
                     .as_deref()
-                    .unwrap_or("no API version header")
-            );
-        } else {
-            println!(
-                "{}: authentication required: {}",
-                client.base_url(),
-                challenge.as_deref().unwrap_or("no challenge sent")
+                    .unwrap_or("no API version header"),
             );
         }
         if ping.is_ok() {

@@ -1,4 +1,4 @@
-//! Lists every tag of a repository, following pagination.
+//! Lists every tag of a repository, sorted, following pagination.
 //!
 //! ```text
 //! cargo run --example tags -- 127.0.0.1:5000/team/app
@@ -18,8 +18,14 @@ fn main() -> ExitCode {
     let page_size: usize = cli.parsed("--page-size", dockreg::transport::REGISTRY_MAX_PAGE_SIZE);
     common::run(async move {
         let client = cli.client(reference.registry())?;
-        let mut tags = client.tags(reference.repository()).page_size(page_size);
-        while let Some(tag) = tags.try_next().await? {
+        // Registries list tags in storage order; people expect them sorted.
+        let mut tags: Vec<String> = client
+            .tags(reference.repository())
+            .page_size(page_size)
+            .try_collect()
+            .await?;
+        tags.sort();
+        for tag in tags {
             if cli.json() {
                 common::print_json(&serde_json::json!({
                     "repository": reference.repository().as_str(),

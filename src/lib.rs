@@ -1,7 +1,45 @@
 //! # dockreg
 //!
 //! A typed, async client for the Docker Registry HTTP API V2 and its
-//! continuation, the OCI Distribution Specification.
+//! continuation, the OCI Distribution Specification: check the API, list
+//! repositories and tags, read manifests of every schema (Docker schema 1
+//! signed and unsigned, schema 2, manifest lists, OCI manifests and indexes),
+//! resolve digests, read image configs and download blobs, every byte with a
+//! digest verified.
+//!
+//! ## Quick start
+//!
+//! ```no_run
+//! use dockreg::{Client, RepositoryName};
+//! use futures::TryStreamExt;
+//!
+//! # async fn run() -> dockreg::Result<()> {
+//! let client = Client::builder("127.0.0.1:5000")          // http for loopback, https elsewhere
+//!     .authenticator(dockreg::auth::DockerConfig::load()?) // docker/podman login credentials
+//!     .build()?;
+//! client.ping().await?;
+//! let repos: Vec<String> = client.catalog().try_collect().await?;   // follows Link pages
+//! let name: RepositoryName = "team/app".parse()?;                   // validated locally
+//! let tags: Vec<String> = client.tags(&name).try_collect().await?;
+//! let manifest = client.manifest(&name, &"v1".parse()?).await?;     // any schema, verified
+//! let digest = client.manifest_digest(&name, &"v1".parse()?).await?;
+//! let config = client.image_config(&name, &manifest).await?;
+//! println!("{digest} created {:?}", config.created);
+//! if let Some(layer) = manifest.layers().first() {
+//!     client.download_blob(&name, &layer.digest, "layer.tar.gz").await?; // verified, atomic
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! ## Map
+//!
+//! - [`Client`] / [`ClientBuilder`]: one registry, cheap to clone.
+//! - [`api`]: the endpoints, each an `impl Client` block.
+//! - [`auth`]: authenticators, the token flow, Docker credentials.
+//! - [`models`]: serde types of everything the registry sends.
+//! - [`reference`](mod@reference), [`digest`](mod@digest): validated value types.
+//! - [`transport`]: body limits and pagination.
+//! - [`Error`]: the one error type.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

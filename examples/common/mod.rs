@@ -6,20 +6,34 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::sync::Arc;
 
+use dockreg::auth::{Authenticator, Basic, DockerConfig};
 use dockreg::{Client, Reference};
 
 /// Flags every example accepts, with a value.
-const COMMON_VALUES: &[&str] = &["--ca-cert"];
+const COMMON_VALUES: &[&str] = &["--ca-cert", "--username"];
 /// Flags every example accepts, without a value.
-const COMMON_SWITCHES: &[&str] = &["--plain-http", "--insecure", "--json", "--help", "-h"];
+const COMMON_SWITCHES: &[&str] = &[
+    "--plain-http",
+    "--insecure",
+    "--json",
+    "--password-stdin",
+    "--help",
+    "-h",
+];
 
 const COMMON_HELP: &str = "\
 common options:
   --json            one JSON object per line instead of plain text
   --plain-http      use http even for a non-local registry
-  --insecure        do not verify the registry's TLS certificate
+  --insecure        do not verify the registry's TLS certificate (and allow
+                    a plain-http token server)
   --ca-cert FILE    trust the PEM certificate(s) in FILE
+  --username U      with --password-stdin: the password is read from standard input
+credentials: --username/--password-stdin, else REGISTRY_USERNAME and
+REGISTRY_PASSWORD, else the Docker config ($DOCKER_CONFIG/config.json,
+~/.docker/config.json, credential helpers, podman's auth.json)
 exit status: 0 success, 1 failure, 2 usage error";
 
 /// Parsed command line.
@@ -85,6 +99,9 @@ impl Cli {
             println!("{}\n{COMMON_HELP}", cli.usage);
             std::process::exit(0);
         }
+        if cli.switch("--password-stdin") != cli.value("--username").is_some() {
+            cli.usage_error("--username and --password-stdin go together");
+        }
         cli
     }
 
@@ -136,15 +153,59 @@ impl Cli {
             .unwrap_or_else(|e: dockreg::Error| self.usage_error(&e.to_string()))
     }
 
+    /// Where credentials come from, in the order of DESIGN: flags, the
+    /// environment, the Docker config. Reads the password from standard input
+    /// for `--password-stdin`.
+    pub fn credentials(&self) -> dockreg::Result<(Arc<dyn Authenticator>, String)> {
+        if let Some(username) = self.value("--username") {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .map_err(|source| dockreg::Error::Io {
+                    path: "<stdin>".into(),
+                    source,
+                })?;
+            let password = password.trim_end_matches(['\r', '\n']).to_owned();
+            let auth = Basic::new(username, password);
+            return Ok((Arc::new(auth), format!("user {username} (--username)")));
+        }
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        if let (Some(username), Some(password)) =
+            (env("REGISTRY_USERNAME"), env("REGISTRY_PASSWORD"))
+        {
+            let source = format!("user {username} (REGISTRY_USERNAME)");
+            return Ok((Arc::new(Basic::new(username, password)), source));
+        }
+        let config = DockerConfig::load()?;
+        let source = match config.path() {
+            Some(p) => format!("Docker config {}", p.display()),
+            None => "no credentials".to_owned(),
+        };
+        Ok((Arc::new(config), source))
+    }
+
     /// A client for `registry` (`HOST[:PORT]`) built from the common flags.
     pub fn client(&self, registry: &str) -> dockreg::Result<Client> {
+        let (auth, _) = self.credentials()?;
+        self.client_with(registry, auth)
+    }
+
+    /// A client for `registry` with a given authenticator.
+    pub fn client_with(
+        &self,
+        registry: &str,
+        auth: Arc<dyn Authenticator>,
+    ) -> dockreg::Result<Client> {
         let mut builder = Client::builder(registry)
-            .user_agent(concat!("dockreg-examples/", env!("CARGO_PKG_VERSION")));
+            .user_agent(concat!("dockreg-examples/", env!("CARGO_PKG_VERSION")))
+            .shared_authenticator(auth);
         if self.switch("--plain-http") {
             builder = builder.plain_http(true);
         }
         if self.switch("--insecure") {
-            builder = builder.danger_accept_invalid_certs(true);
+            builder = builder
+                .danger_accept_invalid_certs(true)
+                .danger_allow_insecure_realm(true);
         }
         if let Some(path) = self.value("--ca-cert") {
             let pem = std::fs::read(path).map_err(|source| dockreg::Error::Io {
