@@ -200,6 +200,9 @@ impl Client {
         if let Some(auth) = authorization {
             builder = builder.header(AUTHORIZATION, auth.header_value().clone());
         }
+        if let Some(body) = &request.body {
+            builder = builder.body(body.clone());
+        }
         builder.send().await.map_err(|source| Error::Http {
             method: request.method.to_string(),
             url: redact(&request.url),
@@ -291,6 +294,8 @@ pub(crate) struct Request {
     pub(crate) headers: HeaderMap,
     /// What the operation needs from the token flow.
     pub(crate) scopes: Vec<Scope>,
+    /// The body; `Bytes` so a request can be sent again after a 401.
+    pub(crate) body: Option<bytes::Bytes>,
 }
 
 impl Request {
@@ -300,6 +305,7 @@ impl Request {
             url,
             headers: HeaderMap::new(),
             scopes: Vec::new(),
+            body: None,
         }
     }
 
@@ -313,6 +319,24 @@ impl Request {
 
     pub(crate) fn scope(mut self, scope: Scope) -> Request {
         self.scopes.push(scope);
+        self
+    }
+
+    /// A body with its content type.
+    pub(crate) fn body(mut self, body: bytes::Bytes, content_type: &str) -> Request {
+        if let Ok(v) = HeaderValue::from_str(content_type) {
+            self.headers.insert(reqwest::header::CONTENT_TYPE, v);
+        }
+        self.body = Some(body);
+        self
+    }
+
+    pub(crate) fn header(
+        mut self,
+        name: reqwest::header::HeaderName,
+        value: HeaderValue,
+    ) -> Request {
+        self.headers.insert(name, value);
         self
     }
 

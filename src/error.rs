@@ -116,6 +116,18 @@ pub enum Error {
         reason: String,
     },
 
+    /// The registry refused a `DELETE` because deletion is disabled in its
+    /// configuration (it answers 405 `UNSUPPORTED`).
+    #[error(
+        "DELETE {url}: deletion is disabled on this registry (405 UNSUPPORTED); \
+         its operator enables it with storage.delete.enabled: true in the config \
+         or REGISTRY_STORAGE_DELETE_ENABLED=true"
+    )]
+    DeletionDisabled {
+        /// The URL of the refused request.
+        url: String,
+    },
+
     /// No manifest of an index or manifest list matches the platform asked for.
     #[error("no manifest for platform {platform} in {what} (available: {available})")]
     NoMatchingPlatform {
@@ -176,6 +188,7 @@ impl Error {
         match self {
             Error::Registry { status, .. } => Some(*status),
             Error::Http { source, .. } => source.status(),
+            Error::DeletionDisabled { .. } => Some(StatusCode::METHOD_NOT_ALLOWED),
             _ => None,
         }
     }
@@ -203,6 +216,7 @@ impl Error {
     pub fn code(&self) -> Option<&ErrorCode> {
         match self {
             Error::Registry { errors, .. } => errors.first().map(|e| &e.code),
+            Error::DeletionDisabled { .. } => Some(&ErrorCode::Unsupported),
             _ => None,
         }
     }

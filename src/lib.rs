@@ -48,6 +48,7 @@ pub mod auth;
 mod client;
 pub mod digest;
 mod error;
+pub mod layout;
 pub mod models;
 pub mod reference;
 pub mod transport;

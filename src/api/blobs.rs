@@ -177,6 +177,13 @@ impl Client {
         }
     }
 
+    /// Deletes a blob from a repository (`DELETE`). The registry's garbage
+    /// collection reclaims its space once nothing references it.
+    pub async fn delete_blob(&self, name: &RepositoryName, digest: &Digest) -> Result<()> {
+        let url = self.repo_url(name, &format!("blobs/{digest}"));
+        self.delete_resource(url, Scope::delete(name)).await
+    }
+
     /// Whether the registry has a blob in this repository (`HEAD`).
     pub async fn blob_exists(&self, name: &RepositoryName, digest: &Digest) -> Result<bool> {
         Ok(self.blob_size(name, digest).await?.is_some())

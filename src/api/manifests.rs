@@ -27,6 +27,104 @@ fn verify(manifest: &Manifest, expected: [Option<&Digest>; 2], what: &str) -> Re
 }
 
 impl Client {
+    /// Pushes a manifest under a tag or its digest (`PUT`, with the
+    /// manifest's own media type and exact bytes) and returns its digest.
+    ///
+    /// The blobs and child manifests it references must be in the
+    /// repository already. The registry's `Docker-Content-Digest` must equal
+    /// the manifest's digest (for signed schema 1: of its payload); pushed by
+    /// digest, that digest must be the manifest's.
+    pub async fn put_manifest(
+        &self,
+        name: &RepositoryName,
+        reference: &TagOrDigest,
+        manifest: &Manifest,
+    ) -> Result<Digest> {
+        let digest = match reference.as_digest() {
+            Some(d) => manifest.digest_with(d.algorithm())?,
+            None => manifest.digest()?,
+        };
+        if let Some(asked) = reference.as_digest() {
+            if *asked != digest {
+                return Err(Error::DigestMismatch {
+                    what: format!("manifest pushed to {name}@{asked}"),
+                    expected: asked.clone(),
+                    actual: digest,
+                });
+            }
+        }
+        let url = self.repo_url(name, &format!("manifests/{reference}"));
+        let what = format!("manifest PUT {}", redact(&url));
+        let response = self
+            .send(
+                Request::new(reqwest::Method::PUT, url)
+                    .body(manifest.bytes().clone(), manifest.media_type())
+                    .scope(Scope::push(name)),
+            )
+            .await?;
+        if let Some(announced) = content_digest(response.headers(), &what)? {
+            let ours = manifest.digest_with(announced.algorithm())?;
+            if announced != ours {
+                return Err(Error::DigestMismatch {
+                    what,
+                    expected: ours,
+                    actual: announced,
+                });
+            }
+        }
+        Ok(digest)
+    }
+
+    /// Deletes a manifest by digest (`DELETE`). Every tag that points at it
+    /// goes with it; the layers stay until the registry's garbage collection.
+    /// A registry with deletion disabled gives [`Error::DeletionDisabled`].
+    pub async fn delete_manifest(&self, name: &RepositoryName, digest: &Digest) -> Result<()> {
+        let url = self.repo_url(name, &format!("manifests/{digest}"));
+        self.delete_resource(url, Scope::delete(name)).await
+    }
+
+    /// Deletes a tag the only way the API allows: resolves its digest (`HEAD`
+    /// with every manifest type in `Accept`, so the digest is the stored
+    /// one) and deletes the manifest by digest. Returns the digest. Other
+    /// tags of the same digest go too: see [`Client::tags_with_digest`] to
+    /// know which before deleting.
+    pub async fn delete_tag(&self, name: &RepositoryName, tag: &crate::Tag) -> Result<Digest> {
+        let digest = self
+            .manifest_digest(name, &TagOrDigest::Tag(tag.clone()))
+            .await?;
+        self.delete_manifest(name, &digest).await?;
+        Ok(digest)
+    }
+
+    /// The tags of a repository whose manifest has `digest` (a `HEAD` per tag,
+    /// `concurrency` at a time), sorted.
+    pub async fn tags_with_digest(
+        &self,
+        name: &RepositoryName,
+        digest: &Digest,
+        concurrency: usize,
+    ) -> Result<Vec<String>> {
+        use futures::{StreamExt, TryStreamExt};
+        let mut tags: Vec<String> = self
+            .tags(name)
+            .map_ok(|tag| async move {
+                let reference: TagOrDigest = tag.parse()?;
+                match self.manifest_digest(name, &reference).await {
+                    Ok(d) => Ok((d == *digest).then_some(tag)),
+                    // A tag deleted while we look is not one of them.
+                    Err(e) if e.is_not_found() => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
+            .try_buffer_unordered(concurrency.max(1))
+            .try_filter_map(|t| async move { Ok(t) })
+            .boxed()
+            .try_collect()
+            .await?;
+        tags.sort();
+        Ok(tags)
+    }
+
     /// Fetches a manifest of any schema by tag or digest, verified.
     ///
     /// The `Accept` header lists every manifest type this crate knows (Docker

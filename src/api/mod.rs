@@ -6,13 +6,46 @@
 //! | catalog | [`Client::catalog`](crate::Client::catalog), [`Client::catalog_page`](crate::Client::catalog_page) |
 //! | tags | [`Client::tags`](crate::Client::tags), [`Client::tags_page`](crate::Client::tags_page) |
 //! | manifests | [`Client::manifest`](crate::Client::manifest), [`Client::manifest_digest`](crate::Client::manifest_digest), [`Client::manifest_for_platform`](crate::Client::manifest_for_platform), [`Client::image_config`](crate::Client::image_config) |
+//! | uploads | [`Client::push_blob`](crate::Client::push_blob), [`Client::push_blob_stream`](crate::Client::push_blob_stream), [`Client::start_upload`](crate::Client::start_upload), [`Client::mount_blob`](crate::Client::mount_blob) |
+//! | delete | [`Client::delete_tag`](crate::Client::delete_tag), [`Client::delete_manifest`](crate::Client::delete_manifest), [`Client::delete_blob`](crate::Client::delete_blob), [`Client::tags_with_digest`](crate::Client::tags_with_digest) |
+//! | copy | [`Client::copy_image`](crate::Client::copy_image), [`Client::put_manifest`](crate::Client::put_manifest) |
 //! | blobs | [`Client::blob_stream`](crate::Client::blob_stream), [`Client::download_blob`](crate::Client::download_blob), [`Client::blob_size`](crate::Client::blob_size), [`Client::blob_exists`](crate::Client::blob_exists), [`Client::blob_bytes`](crate::Client::blob_bytes) |
 
 mod base;
 mod blobs;
 mod catalog;
+pub(crate) mod copy;
 mod manifests;
 mod tags;
+mod uploads;
 
 pub use base::PingResponse;
+
+use reqwest::{Method, StatusCode};
+use url::Url;
+
+use crate::auth::Scope;
+use crate::client::{Client, Request};
+use crate::error::Error;
+
+impl Client {
+    /// `DELETE url`: a 405 from a registry with deletion disabled becomes
+    /// [`Error::DeletionDisabled`], which says how to enable it.
+    pub(crate) async fn delete_resource(&self, url: Url, scope: Scope) -> crate::Result<()> {
+        match self
+            .send(Request::new(Method::DELETE, url).scope(scope))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(Error::Registry { status, url, .. })
+                if status == StatusCode::METHOD_NOT_ALLOWED =>
+            {
+                Err(Error::DeletionDisabled { url })
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
 pub use blobs::BlobStream;
+pub use copy::{CopyOptions, CopyReport, Platforms};
+pub use uploads::{BlobUpload, PushOutcome, DEFAULT_CHUNK_SIZE};

@@ -23,6 +23,20 @@ pub(crate) fn content_type(headers: &HeaderMap) -> Option<String> {
     Some(headers.get(CONTENT_TYPE)?.to_str().ok()?.to_owned())
 }
 
+/// How many bytes an upload holds, from its `Range: 0-LAST` header (LAST is
+/// inclusive). `0-0` reads as nothing received: registries send it for an
+/// empty upload (and, ambiguously, for one of a single byte).
+pub(crate) fn upload_offset(headers: &HeaderMap) -> Option<u64> {
+    let value = headers.get(reqwest::header::RANGE)?.to_str().ok()?.trim();
+    let value = value.strip_prefix("bytes=").unwrap_or(value);
+    let (first, last) = value.split_once('-')?;
+    if first.trim() != "0" {
+        return None;
+    }
+    let last: u64 = last.trim().parse().ok()?;
+    Some(if last == 0 { 0 } else { last + 1 })
+}
+
 /// `Docker-Content-Digest`, validated, when present; a malformed one is a
 /// protocol error naming `what` was asked.
 pub(crate) fn content_digest(headers: &HeaderMap, what: &str) -> Result<Option<Digest>> {

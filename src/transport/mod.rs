@@ -8,7 +8,7 @@ mod pagination;
 
 pub(crate) use body::read_limited;
 pub use body::Limits;
-pub(crate) use headers::{content_digest, content_length, content_type};
+pub(crate) use headers::{content_digest, content_length, content_type, upload_offset};
 pub use link::next_link;
 pub(crate) use pagination::{fetch_page, page_url};
 pub use pagination::{Page, Paginated, REGISTRY_MAX_PAGE_SIZE};

@@ -1,0 +1,369 @@
+//! `/v2/NAME/blobs/uploads/`: pushing blobs, monolithic or in chunks, with
+//! resume after a broken chunk and cross-repository mounts.
+
+use std::fmt;
+
+use bytes::{Bytes, BytesMut};
+use futures::{Stream, StreamExt};
+use reqwest::header::{HeaderValue, CONTENT_LENGTH, LOCATION};
+use reqwest::{Method, StatusCode};
+use url::Url;
+
+use crate::auth::Scope;
+use crate::client::{redact, Client, Request};
+use crate::digest::{Digest, Hasher};
+use crate::error::Error;
+use crate::models::Descriptor;
+use crate::reference::RepositoryName;
+use crate::transport::{content_digest, upload_offset};
+use crate::Result;
+
+/// The default size of one `PATCH` of a chunked upload (raised to the
+/// registry's `OCI-Chunk-Min-Length` when that is larger).
+pub const DEFAULT_CHUNK_SIZE: usize = 16 << 20;
+/// How often one chunk is resent after a broken `PATCH` before giving up.
+const CHUNK_ATTEMPTS: usize = 3;
+const OCTET_STREAM: &str = "application/octet-stream";
+
+/// How a blob push ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PushOutcome {
+    /// The registry already had the blob in the repository; nothing was sent.
+    Exists,
+    /// The blob was mounted from another repository of the same registry.
+    Mounted,
+    /// The bytes were uploaded.
+    Uploaded,
+}
+
+/// An upload session (`POST /v2/NAME/blobs/uploads/`), fed chunk by chunk
+/// and closed with the blob's digest.
+///
+/// Dropping it without [`BlobUpload::finish`] or [`BlobUpload::cancel`]
+/// leaves the session for the registry to expire.
+pub struct BlobUpload {
+    client: Client,
+    name: RepositoryName,
+    location: Url,
+    offset: u64,
+    min_chunk: Option<u64>,
+    hasher: Hasher,
+}
+
+impl fmt::Debug for BlobUpload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlobUpload")
+            .field("name", &self.name)
+            .field("location", &redact(&self.location))
+            .field("offset", &self.offset)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The `Location` of an upload response, resolved against the request URL.
+fn location(response: &reqwest::Response, what: &str) -> Result<Url> {
+    let value = response
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| Error::protocol(what, "the registry sent no upload Location"))?;
+    response
+        .url()
+        .join(value)
+        .map_err(|e| Error::protocol(what, format!("bad upload Location {value:?}: {e}")))
+}
+
+fn min_chunk(response: &reqwest::Response) -> Option<u64> {
+    response
+        .headers()
+        .get("oci-chunk-min-length")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+impl Client {
+    /// Starts an upload session in `name`.
+    pub async fn start_upload(&self, name: &RepositoryName) -> Result<BlobUpload> {
+        let url = self.repo_url(name, "blobs/uploads/");
+        let what = format!("POST {}", redact(&url));
+        let response = self
+            .send(
+                Request::new(Method::POST, url)
+                    .header(CONTENT_LENGTH, HeaderValue::from_static("0"))
+                    .scope(Scope::push(name)),
+            )
+            .await?;
+        Ok(BlobUpload {
+            client: self.clone(),
+            name: name.clone(),
+            location: location(&response, &what)?,
+            offset: 0,
+            min_chunk: min_chunk(&response),
+            hasher: Hasher::new(crate::digest::Algorithm::Sha256),
+        })
+    }
+
+    /// Mounts a blob from another repository of this registry
+    /// (`POST ?mount=DIGEST&from=REPO`). Returns `None` when mounted; when the
+    /// registry refuses the mount (it answers 202), the upload session it
+    /// opened instead, to push the bytes through.
+    pub async fn mount_blob(
+        &self,
+        name: &RepositoryName,
+        digest: &Digest,
+        from: &RepositoryName,
+    ) -> Result<Option<BlobUpload>> {
+        let mut url = self.repo_url(name, "blobs/uploads/");
+        url.query_pairs_mut()
+            .append_pair("mount", digest.as_str())
+            .append_pair("from", from.as_str());
+        let what = format!("POST {}", redact(&url));
+        let response = self
+            .send(
+                Request::new(Method::POST, url)
+                    .header(CONTENT_LENGTH, HeaderValue::from_static("0"))
+                    .scope(Scope::push(name))
+                    .scope(Scope::pull(from)),
+            )
+            .await?;
+        if response.status() == StatusCode::CREATED {
+            return Ok(None);
+        }
+        Ok(Some(BlobUpload {
+            client: self.clone(),
+            name: name.clone(),
+            location: location(&response, &what)?,
+            offset: 0,
+            min_chunk: min_chunk(&response),
+            hasher: Hasher::new(crate::digest::Algorithm::Sha256),
+        }))
+    }
+
+    /// Pushes a blob held in memory: nothing when the registry already has it
+    /// (`HEAD` first), else one monolithic upload (`POST`, then `PUT` with
+    /// the digest). Returns the blob's descriptor and what happened.
+    pub async fn push_blob(
+        &self,
+        name: &RepositoryName,
+        data: impl Into<Bytes>,
+        media_type: &str,
+    ) -> Result<(Descriptor, PushOutcome)> {
+        let data = data.into();
+        let digest = Digest::sha256(&data);
+        let descriptor = Descriptor::new(media_type, digest.clone(), data.len() as u64);
+        if self.blob_exists(name, &digest).await? {
+            return Ok((descriptor, PushOutcome::Exists));
+        }
+        let upload = self.start_upload(name).await?;
+        upload.finish_with(data, &digest).await?;
+        Ok((descriptor, PushOutcome::Uploaded))
+    }
+
+    /// Pushes a blob from a byte stream in chunks of `chunk_size` (at least
+    /// the registry's `OCI-Chunk-Min-Length`), hashing as it goes. When
+    /// `expected` is given the registry is asked first (`HEAD`) and nothing is
+    /// sent if it has the blob; the stream's bytes must hash to it. Memory
+    /// holds one chunk at a time.
+    pub async fn push_blob_stream<S>(
+        &self,
+        name: &RepositoryName,
+        stream: S,
+        expected: Option<&Digest>,
+        chunk_size: usize,
+    ) -> Result<(Digest, u64, PushOutcome)>
+    where
+        S: Stream<Item = Result<Bytes>> + Send,
+    {
+        if let Some(d) = expected {
+            if let Some(size) = self.blob_size(name, d).await? {
+                return Ok((d.clone(), size, PushOutcome::Exists));
+            }
+        }
+        let upload = self.start_upload(name).await?;
+        let (digest, size) = upload.push_stream(stream, expected, chunk_size).await?;
+        Ok((digest, size, PushOutcome::Uploaded))
+    }
+}
+
+impl BlobUpload {
+    /// Sends a whole byte stream through this upload in chunks of
+    /// `chunk_size` (at least the registry's `OCI-Chunk-Min-Length`) and
+    /// closes it. The bytes must hash to `expected` when given; on a mismatch
+    /// or a failing stream the upload is cancelled and nothing is committed.
+    /// Returns the digest and size.
+    pub async fn push_stream<S>(
+        mut self,
+        stream: S,
+        expected: Option<&Digest>,
+        chunk_size: usize,
+    ) -> Result<(Digest, u64)>
+    where
+        S: Stream<Item = Result<Bytes>> + Send,
+    {
+        let chunk_size = chunk_size.max(1).max(self.min_chunk.unwrap_or(0) as usize);
+        let mut stream = std::pin::pin!(stream);
+        let mut buf = BytesMut::with_capacity(chunk_size);
+        while let Some(piece) = stream.next().await {
+            let piece = match piece {
+                Ok(p) => p,
+                Err(e) => {
+                    let _ = self.cancel().await;
+                    return Err(e);
+                }
+            };
+            buf.extend_from_slice(&piece);
+            while buf.len() >= chunk_size {
+                let chunk = buf.split_to(chunk_size).freeze();
+                self.write_chunk(chunk).await?;
+            }
+        }
+        let digest = self.digest_so_far(buf.as_ref());
+        if let Some(d) = expected {
+            if *d != digest {
+                let what = format!("blob pushed to {}", self.name);
+                let _ = self.cancel().await;
+                return Err(Error::DigestMismatch {
+                    what,
+                    expected: d.clone(),
+                    actual: digest,
+                });
+            }
+        }
+        let size = self.offset + buf.len() as u64;
+        self.finish_with(buf.freeze(), &digest).await?;
+        Ok((digest, size))
+    }
+
+    /// The upload's current URL (it changes with every chunk).
+    pub fn location(&self) -> &Url {
+        &self.location
+    }
+
+    /// Bytes the registry has received so far.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The digest of everything written so far plus `tail`.
+    fn digest_so_far(&self, tail: &[u8]) -> Digest {
+        let mut h = self.hasher.clone();
+        h.update(tail);
+        h.finish()
+    }
+
+    /// Sends one chunk (`PATCH` with `Content-Range`). When the connection
+    /// breaks, the upload's status tells how much arrived and the rest of the
+    /// chunk is sent again, a few times at most.
+    pub async fn write_chunk(&mut self, chunk: Bytes) -> Result<()> {
+        let start = self.offset;
+        let end = start + chunk.len() as u64;
+        let mut attempts = 1;
+        while self.offset < end {
+            let done = (self.offset - start) as usize;
+            match self.patch(chunk.slice(done..)).await {
+                Ok(()) => {}
+                Err(Error::Http { .. }) if attempts < CHUNK_ATTEMPTS => {
+                    attempts += 1;
+                    // The chunk may have arrived in part: ask, then go on from there.
+                    let received = self.status().await?;
+                    if received < start || received > end {
+                        return Err(Error::protocol(
+                            format!("upload to {}", self.name),
+                            format!(
+                                "after a broken chunk the registry reports {received} bytes, \
+                                 outside the chunk {start}..{end}"
+                            ),
+                        ));
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.hasher.update(&chunk);
+        Ok(())
+    }
+
+    async fn patch(&mut self, part: Bytes) -> Result<()> {
+        let end = self.offset + part.len() as u64 - 1;
+        let range = HeaderValue::from_str(&format!("{}-{end}", self.offset))
+            .expect("digits and a dash are a valid header");
+        let what = format!("PATCH {}", redact(&self.location));
+        let len = part.len() as u64;
+        let response = self
+            .client
+            .send(
+                Request::new(Method::PATCH, self.location.clone())
+                    .body(part, OCTET_STREAM)
+                    .header(reqwest::header::CONTENT_RANGE, range)
+                    .scope(Scope::push(&self.name)),
+            )
+            .await?;
+        self.location = location(&response, &what)?;
+        // A 202 means the whole part arrived.
+        self.offset += len;
+        Ok(())
+    }
+
+    /// Asks the registry how much of the upload it has (`GET` on the
+    /// upload's URL), and continues from there.
+    pub async fn status(&mut self) -> Result<u64> {
+        let what = format!("GET {}", redact(&self.location));
+        let response = self
+            .client
+            .send(Request::get(self.location.clone()).scope(Scope::push(&self.name)))
+            .await?;
+        if let Ok(l) = location(&response, &what) {
+            self.location = l;
+        }
+        let received = upload_offset(response.headers())
+            .ok_or_else(|| Error::protocol(&what, "upload status without a Range header"))?;
+        self.offset = received;
+        Ok(received)
+    }
+
+    /// Closes the upload with the bytes written so far (`PUT ?digest=`),
+    /// checking them against the digest computed while writing.
+    pub async fn finish(self) -> Result<Digest> {
+        let digest = self.digest_so_far(&[]);
+        self.finish_with(Bytes::new(), &digest).await?;
+        Ok(digest)
+    }
+
+    /// Closes the upload, sending `last` as the final piece.
+    async fn finish_with(self, last: Bytes, digest: &Digest) -> Result<()> {
+        let mut url = self.location.clone();
+        url.query_pairs_mut().append_pair("digest", digest.as_str());
+        let what = format!("PUT {}", redact(&url));
+        let mut request = Request::new(Method::PUT, url).scope(Scope::push(&self.name));
+        request = if last.is_empty() {
+            request.header(CONTENT_LENGTH, HeaderValue::from_static("0"))
+        } else {
+            request.body(last, OCTET_STREAM)
+        };
+        let response = self.client.send(request).await?;
+        if let Some(announced) = content_digest(response.headers(), &what)? {
+            if announced != *digest {
+                return Err(Error::DigestMismatch {
+                    what,
+                    expected: digest.clone(),
+                    actual: announced,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Abandons the upload (`DELETE` on its URL).
+    pub async fn cancel(self) -> Result<()> {
+        self.client
+            .send(
+                Request::new(Method::DELETE, self.location.clone()).scope(Scope::push(&self.name)),
+            )
+            .await
+            .map(drop)
+    }
+}
