@@ -16,7 +16,9 @@ use crate::auth::{parse_challenges, Anonymous, AuthContext, Authenticator, Autho
 use crate::error::Error;
 use crate::models::ErrorEnvelope;
 use crate::reference::{parse_registry_host, RepositoryName};
-use crate::transport::{read_limited, Limits};
+use crate::transport::{
+    read_limited, retry_after, retryable_error, retryable_status, Limits, RetryConfig,
+};
 use crate::Result;
 
 /// The user agent sent unless [`ClientBuilder::user_agent`] says otherwise.
@@ -49,6 +51,8 @@ struct Inner {
     http: reqwest::Client,
     base: Url,
     limits: Limits,
+    retry: RetryConfig,
+    in_flight: Arc<tokio::sync::Semaphore>,
     authenticator: Arc<dyn Authenticator>,
     allow_insecure_realm: bool,
 }
@@ -72,6 +76,9 @@ pub struct ClientBuilder {
     timeout: Option<Duration>,
     connect_timeout: Duration,
     user_agent: String,
+    read_timeout: Duration,
+    retry: RetryConfig,
+    max_in_flight: usize,
     root_certificates: Vec<reqwest::Certificate>,
     pem_errors: Vec<String>,
     accept_invalid_certs: bool,
@@ -97,6 +104,9 @@ impl Client {
             timeout: None,
             connect_timeout: Duration::from_secs(30),
             user_agent: DEFAULT_USER_AGENT.to_owned(),
+            read_timeout: Duration::from_secs(30),
+            retry: RetryConfig::default(),
+            max_in_flight: 16,
             root_certificates: Vec::new(),
             pem_errors: Vec::new(),
             accept_invalid_certs: false,
@@ -110,6 +120,11 @@ impl Client {
     /// The registry's base URL (`http://127.0.0.1:5000/`).
     pub fn base_url(&self) -> &Url {
         &self.inner.base
+    }
+
+    /// The retry policy in force.
+    pub fn retry_config(&self) -> &RetryConfig {
+        &self.inner.retry
     }
 
     /// The body-size limits in force.
@@ -150,9 +165,47 @@ impl Client {
     /// a `401` with a challenge is answered once and the request sent once
     /// more. Requests elsewhere carry no credentials.
     pub(crate) async fn send_any(&self, request: Request) -> Result<reqwest::Response> {
+        let retry = self.inner.retry;
+        let started = std::time::Instant::now();
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let result = {
+                let _permit = self.inner.in_flight.acquire().await;
+                self.send_authenticated(&request).await
+            };
+            let wait_hint = match &result {
+                Ok(r) if retryable_status(r.status()) => Some(retry_after(r.headers())),
+                Err(Error::Http { source, .. }) if retryable_error(source) => Some(None),
+                _ => None,
+            };
+            let Some(hint) = wait_hint else {
+                return result;
+            };
+            let delay = retry.delay(attempt, hint);
+            let in_budget = started.elapsed() + delay <= retry.budget;
+            if !request.repeatable || attempt > retry.max_retries || !in_budget {
+                if attempt == 1 {
+                    return result;
+                }
+                let last = match result {
+                    Ok(response) => self.status_error(&request.method, response).await,
+                    Err(e) => e,
+                };
+                return Err(Error::RetriesExhausted {
+                    attempts: attempt,
+                    source: Box::new(last),
+                });
+            }
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// One attempt: credentials from the authenticator, one answer to a 401.
+    async fn send_authenticated(&self, request: &Request) -> Result<reqwest::Response> {
         let inner = &self.inner;
-        if request.url.origin() != inner.base.origin() {
-            return self.send_once(&request, None).await;
+        if request.anonymous || request.url.origin() != inner.base.origin() {
+            return self.send_once(request, None).await;
         }
         let ctx = AuthContext {
             registry: &inner.base,
@@ -161,7 +214,7 @@ impl Client {
             allow_insecure_realm: inner.allow_insecure_realm,
         };
         let authorization = inner.authenticator.authorize(&ctx).await?;
-        let response = self.send_once(&request, authorization.as_ref()).await?;
+        let response = self.send_once(request, authorization.as_ref()).await?;
         if response.status() != StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
@@ -181,13 +234,13 @@ impl Client {
             .await?
         {
             Some(retry) if Some(&retry) != authorization.as_ref() => {
-                self.send_once(&request, Some(&retry)).await
+                self.send_once(request, Some(&retry)).await
             }
             _ => Ok(response),
         }
     }
 
-    pub(crate) async fn send_once(
+    async fn send_once(
         &self,
         request: &Request,
         authorization: Option<&Authorization>,
@@ -287,7 +340,7 @@ pub(crate) fn redact(url: &Url) -> String {
 }
 
 /// One request to send: method, URL and extra headers.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Request {
     pub(crate) method: Method,
     pub(crate) url: Url,
@@ -296,17 +349,35 @@ pub(crate) struct Request {
     pub(crate) scopes: Vec<Scope>,
     /// The body; `Bytes` so a request can be sent again after a 401.
     pub(crate) body: Option<bytes::Bytes>,
+    /// Whether sending it twice is harmless, so it may be retried.
+    pub(crate) repeatable: bool,
+    /// Sent without consulting the authenticator.
+    pub(crate) anonymous: bool,
 }
 
 impl Request {
     pub(crate) fn new(method: Method, url: Url) -> Request {
         Request {
-            method,
             url,
             headers: HeaderMap::new(),
             scopes: Vec::new(),
             body: None,
+            repeatable: matches!(method, Method::GET | Method::HEAD | Method::DELETE),
+            anonymous: false,
+            method,
         }
+    }
+
+    /// Sends the request without credentials.
+    pub(crate) fn anonymous(mut self) -> Request {
+        self.anonymous = true;
+        self
+    }
+
+    /// Marks a request safe (or not) to send again.
+    pub(crate) fn repeatable(mut self, repeatable: bool) -> Request {
+        self.repeatable = repeatable;
+        self
     }
 
     pub(crate) fn get(url: Url) -> Request {
@@ -351,6 +422,30 @@ impl ClientBuilder {
     /// Forces plain http (`true`) or https (`false`) whatever the host.
     pub fn plain_http(mut self, plain_http: bool) -> Self {
         self.plain_http = Some(plain_http);
+        self
+    }
+
+    /// How failed requests are retried (see [`RetryConfig`] for what and
+    /// the defaults).
+    pub fn retry(mut self, retry: RetryConfig) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Requests in flight at once from this client and its clones (default
+    /// 16): reports, copies and streams share it. Counts a request until its
+    /// response headers arrive; bodies being read do not hold a place.
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n.max(1);
+        self
+    }
+
+    /// How long a response may stall between two reads of its body before it
+    /// fails (default 30 s). A stalled blob download then resumes where it
+    /// stopped. Separate from [`ClientBuilder::timeout`], which bounds a whole
+    /// request.
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
         self
     }
 
@@ -452,6 +547,7 @@ impl ClientBuilder {
                 let mut b = reqwest::Client::builder()
                     .default_headers(headers)
                     .connect_timeout(self.connect_timeout)
+                    .read_timeout(self.read_timeout)
                     .redirect(redirect_policy())
                     .danger_accept_invalid_certs(self.accept_invalid_certs);
                 if let Some(t) = self.timeout {
@@ -468,6 +564,8 @@ impl ClientBuilder {
                 http,
                 base,
                 limits: self.limits,
+                retry: self.retry,
+                in_flight: Arc::new(tokio::sync::Semaphore::new(self.max_in_flight)),
                 authenticator: self.authenticator,
                 allow_insecure_realm: self.allow_insecure_realm,
             }),

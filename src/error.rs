@@ -139,6 +139,17 @@ pub enum Error {
         available: String,
     },
 
+    /// A request kept failing in a way retries could cure (connection
+    /// failures, 429, 503, ...) until the retry policy gave up.
+    #[error("gave up after {attempts} attempts: {source}")]
+    RetriesExhausted {
+        /// How many attempts were made.
+        attempts: u32,
+        /// The last failure.
+        #[source]
+        source: Box<Error>,
+    },
+
     /// A local file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {
@@ -186,6 +197,7 @@ impl Error {
     /// The HTTP status of a registry error, or of a reqwest error that has one.
     pub fn status(&self) -> Option<StatusCode> {
         match self {
+            Error::RetriesExhausted { source, .. } => source.status(),
             Error::Registry { status, .. } => Some(*status),
             Error::Http { source, .. } => source.status(),
             Error::DeletionDisabled { .. } => Some(StatusCode::METHOD_NOT_ALLOWED),
@@ -215,6 +227,7 @@ impl Error {
     /// The first error code of the registry's error envelope, if there was one.
     pub fn code(&self) -> Option<&ErrorCode> {
         match self {
+            Error::RetriesExhausted { source, .. } => source.code(),
             Error::Registry { errors, .. } => errors.first().map(|e| &e.code),
             Error::DeletionDisabled { .. } => Some(&ErrorCode::Unsupported),
             _ => None,
@@ -224,6 +237,7 @@ impl Error {
     /// Every error the registry reported in its envelope (empty otherwise).
     pub fn registry_errors(&self) -> &[RegistryError] {
         match self {
+            Error::RetriesExhausted { source, .. } => source.registry_errors(),
             Error::Registry { errors, .. } => errors,
             _ => &[],
         }

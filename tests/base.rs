@@ -125,7 +125,14 @@ async fn connection_refused_is_an_http_error_naming_the_url() {
         .build()
         .unwrap();
     let err = client.ping().await.unwrap_err();
-    assert!(matches!(err, Error::Http { .. }), "{err:?}");
+    // Connection failures are retried, then reported with the last one.
+    match &err {
+        Error::RetriesExhausted { attempts, source } => {
+            assert_eq!(*attempts, 4, "the default policy: 1 + 3 retries");
+            assert!(matches!(**source, Error::Http { .. }), "{source:?}");
+        }
+        other => panic!("expected retries to give up, got {other:?}"),
+    }
     assert!(
         err.to_string().contains(&format!("127.0.0.1:{port}/v2/")),
         "{err}"

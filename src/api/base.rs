@@ -70,8 +70,8 @@ impl Client {
     /// status is an [`Error::Registry`](crate::Error::Registry); a 404 means
     /// the server does not speak the V2 API.
     pub async fn ping(&self) -> Result<PingResponse> {
-        let request = Request::get(self.url("/v2/"));
-        let response = self.send_once(&request, None).await?;
+        let request = Request::get(self.url("/v2/")).anonymous();
+        let response = self.send_any(request.clone()).await?;
         let status = response.status();
         if status.is_success() {
             return Ok(PingResponse {

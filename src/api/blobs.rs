@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use futures::stream::BoxStream;
-use futures::{Stream, StreamExt, TryStreamExt};
+use futures::{Stream, StreamExt};
 use reqwest::StatusCode;
 use tokio::io::AsyncWriteExt;
 
@@ -17,7 +17,7 @@ use crate::client::{redact, Client, Request};
 use crate::digest::{Digest, Verifier, VerifyingStream};
 use crate::error::Error;
 use crate::reference::RepositoryName;
-use crate::transport::content_length;
+use crate::transport::{content_length, resuming_body};
 use crate::Result;
 
 /// A blob's bytes as they arrive, hashed on the way.
@@ -85,9 +85,8 @@ impl Client {
     ) -> Result<BlobStream> {
         let url = self.repo_url(name, &format!("blobs/{digest}"));
         let shown = redact(&url);
-        let response = self
-            .send(Request::get(url).scope(Scope::pull(name)))
-            .await?;
+        let request = Request::get(url).scope(Scope::pull(name));
+        let response = self.send(request.clone()).await?;
         let announced = content_length(response.headers());
         if let (Some(expected), Some(announced)) = (expected_size, announced) {
             if expected != announced {
@@ -100,14 +99,7 @@ impl Client {
         }
         let size = expected_size.or(announced);
         let what = format!("blob GET {shown}");
-        let body = response
-            .bytes_stream()
-            .map_err(move |source| Error::Http {
-                method: "GET".into(),
-                url: shown.clone(),
-                source,
-            })
-            .boxed();
+        let body = resuming_body(self.clone(), request, response);
         Ok(BlobStream {
             inner: VerifyingStream::new(body, Verifier::new(what, digest.clone(), size)),
             size,

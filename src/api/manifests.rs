@@ -59,7 +59,9 @@ impl Client {
             .send(
                 Request::new(reqwest::Method::PUT, url)
                     .body(manifest.bytes().clone(), manifest.media_type())
-                    .scope(Scope::push(name)),
+                    .scope(Scope::push(name))
+                    // Putting the same bytes twice leaves the same manifest.
+                    .repeatable(true),
             )
             .await?;
         if let Some(announced) = content_digest(response.headers(), &what)? {

@@ -5,6 +5,8 @@ mod body;
 mod headers;
 mod link;
 mod pagination;
+mod resume;
+mod retry;
 
 pub(crate) use body::read_limited;
 pub use body::Limits;
@@ -12,3 +14,6 @@ pub(crate) use headers::{content_digest, content_length, content_type, upload_of
 pub use link::next_link;
 pub(crate) use pagination::{fetch_page, page_url};
 pub use pagination::{Page, Paginated, REGISTRY_MAX_PAGE_SIZE};
+pub(crate) use resume::resuming_body;
+pub use retry::RetryConfig;
+pub(crate) use retry::{retry_after, retryable_error, retryable_status};

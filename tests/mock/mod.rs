@@ -23,9 +23,11 @@ pub async fn server() -> MockServer {
     server
 }
 
-/// A client for the mock server.
+/// A client for the mock server. Retries are off: a mock's 5xx is the
+/// case under test, not a passing fault (the fault tests cover retries).
 pub fn client(server: &MockServer) -> Client {
     Client::builder(server.uri())
+        .retry(dockreg::transport::RetryConfig::disabled())
         .build()
         .expect("client for mock server")
 }

@@ -1,0 +1,134 @@
+//! Blob bodies that survive a broken connection: the transfer continues
+//! with `Range: bytes=N-` from the byte it reached.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::StreamExt;
+use reqwest::header::{HeaderValue, CONTENT_RANGE, RANGE};
+use reqwest::StatusCode;
+
+use crate::client::{redact, Client, Request};
+use crate::error::Error;
+use crate::Result;
+
+struct State {
+    client: Client,
+    request: Request,
+    body: Option<BoxStream<'static, reqwest::Result<Bytes>>>,
+    /// Bytes delivered to the consumer so far.
+    offset: u64,
+    /// Bytes still to drop from a body that restarted from zero.
+    skip: u64,
+    /// Failures in a row without a byte of progress.
+    failures: u32,
+    done: bool,
+}
+
+/// The body of `response` (to `request`, a `GET`), resumed with range
+/// requests when it breaks. Gives up after the retry policy's number of
+/// failures in a row that made no progress. A server that answers a range
+/// request with 200 sends the whole body again: its first bytes are dropped.
+pub(crate) fn resuming_body(
+    client: Client,
+    request: Request,
+    response: reqwest::Response,
+) -> BoxStream<'static, Result<Bytes>> {
+    let state = State {
+        client,
+        request,
+        body: Some(response.bytes_stream().boxed()),
+        offset: 0,
+        skip: 0,
+        failures: 0,
+        done: false,
+    };
+    futures::stream::try_unfold(state, |mut st| async move {
+        loop {
+            if st.done {
+                return Ok(None);
+            }
+            let Some(body) = st.body.as_mut() else {
+                reopen(&mut st).await?;
+                continue;
+            };
+            match body.next().await {
+                None => return Ok(None),
+                Some(Ok(mut chunk)) => {
+                    if st.skip > 0 {
+                        let drop = st.skip.min(chunk.len() as u64);
+                        st.skip -= drop;
+                        chunk = chunk.slice(drop as usize..);
+                        if chunk.is_empty() {
+                            continue;
+                        }
+                    }
+                    st.offset += chunk.len() as u64;
+                    st.failures = 0;
+                    return Ok(Some((chunk, st)));
+                }
+                Some(Err(source)) => {
+                    st.body = None;
+                    st.failures += 1;
+                    let retry = *st.client.retry_config();
+                    if st.failures > retry.max_retries {
+                        st.done = true;
+                        return Err(Error::RetriesExhausted {
+                            attempts: st.failures,
+                            source: Box::new(Error::Http {
+                                method: "GET".into(),
+                                url: redact(&st.request.url),
+                                source,
+                            }),
+                        });
+                    }
+                    tokio::time::sleep(retry.delay(st.failures, None).min(Duration::from_secs(5)))
+                        .await;
+                }
+            }
+        }
+    })
+    .boxed()
+}
+
+/// Asks for the rest of the body from `offset`.
+async fn reopen(st: &mut State) -> Result<()> {
+    let mut request = st.request.clone();
+    if st.offset > 0 {
+        let range = HeaderValue::from_str(&format!("bytes={}-", st.offset))
+            .expect("digits are a valid header");
+        request.headers.insert(RANGE, range);
+    }
+    let method = request.method.clone();
+    let response = st.client.send_any(request).await?;
+    match response.status() {
+        StatusCode::PARTIAL_CONTENT if st.offset > 0 => {
+            let start = response
+                .headers()
+                .get(CONTENT_RANGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().strip_prefix("bytes "))
+                .and_then(|v| v.split('-').next())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            if start != Some(st.offset) {
+                st.done = true;
+                return Err(Error::protocol(
+                    format!("GET {}", redact(&st.request.url)),
+                    format!(
+                        "resuming at byte {} the registry sent Content-Range {:?}",
+                        st.offset,
+                        response.headers().get(CONTENT_RANGE)
+                    ),
+                ));
+            }
+        }
+        s if s.is_success() => st.skip = st.offset,
+        _ => {
+            st.done = true;
+            return Err(st.client.status_error(&method, response).await);
+        }
+    }
+    st.body = Some(response.bytes_stream().boxed());
+    Ok(())
+}
