@@ -98,7 +98,21 @@ pub(crate) fn retryable_status(status: StatusCode) -> bool {
 /// Transport failures worth retrying: the request may not have arrived, or
 /// the answer did not.
 pub(crate) fn retryable_error(e: &reqwest::Error) -> bool {
-    e.is_connect() || e.is_timeout() || e.is_request() || e.is_body() || e.is_decode()
+    (e.is_connect() || e.is_timeout() || e.is_request() || e.is_body() || e.is_decode())
+        && !is_certificate_error(e)
+}
+
+/// Whether a failure is a refused TLS certificate: another attempt would
+/// meet the same certificate.
+fn is_certificate_error(e: &reqwest::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if c.to_string().to_ascii_lowercase().contains("certificate") {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// `Retry-After` as a duration from now: delta-seconds or an HTTP date.

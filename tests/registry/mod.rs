@@ -29,12 +29,18 @@
 //!   (it blocks the calling thread while it runs).
 //! * The registry's own log goes to a file in its temp dir and is shown only
 //!   when something fails ([`Registry::log`] returns it).
+//! * Secured registries (htpasswd over TLS, bearer tokens from an in-process
+//!   token server) live in [`secure`]: see `shared_htpasswd` and
+//!   `shared_token` there. They need `openssl` (and `htpasswd`) too, under
+//!   the same skip rule.
 //!
 //! Facts about distribution 2.8.2 that the client must cope with are written
-//! down in `tests/harness.rs`, next to the tests that check them.
+//! down in `tests/harness.rs` (its token and htpasswd auth: `tests/auth.rs`),
+//! next to the tests that check them.
 #![allow(dead_code)]
 
 mod http;
+mod secure;
 mod seed;
 mod skopeo;
 mod tiny;
@@ -42,6 +48,12 @@ mod tiny;
 // Each test file uses a subset of these.
 #[allow(unused_imports)]
 pub use http::RawResponse;
+#[allow(unused_imports)]
+pub use secure::{
+    shared_htpasswd, shared_token, skopeo_json, start_htpasswd, start_token, HtpasswdRegistry,
+    RecordedRequest, RecordingProxy, SecureImage, SecureImages, TokenRegistry, TokenRequest,
+    TokenServer, DEFAULT_EXPIRES_IN, HTPASSWD_REALM, TOKEN_ISSUER, TOKEN_SERVICE, USERS,
+};
 #[allow(unused_imports)]
 pub use seed::{
     big_blob_bytes, big_blob_reader, BigBlob, ManyRepos, ManyTags, ReportEntry, ReportRepo,
@@ -115,6 +127,26 @@ impl Default for RegistryConfig {
     }
 }
 
+/// What a secured registry adds to the plain configuration; built by
+/// [`secure`] once the registry's temp dir exists (it writes its
+/// certificates and password file there). `RegistryConfig` stays a plain
+/// `Copy` struct so that existing `RegistryConfig { .. }` literals keep
+/// compiling.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Security {
+    /// YAML lines added inside the `http:` section (indented two spaces),
+    /// e.g. `  tls:` with its certificate and key.
+    pub(crate) http_yaml: String,
+    /// Top-level YAML sections added at the end, e.g. `auth:`.
+    pub(crate) top_yaml: String,
+    /// The registry serves https: `base_url` is `https://...` and readiness
+    /// is probed over TLS (the registry's certificate is not checked there).
+    pub(crate) tls: bool,
+    /// The registry asks for credentials: `GET /v2/` answering 401 (with
+    /// our id header) counts as ready.
+    pub(crate) auth: bool,
+}
+
 /// A running `docker-registry serve` child process with its own temp dir
 /// (config file, filesystem storage root, log). Killed and removed on drop;
 /// if the test process dies first (or the registry lives in a static, which
@@ -123,7 +155,8 @@ impl Default for RegistryConfig {
 pub struct Registry {
     /// `127.0.0.1:PORT`, as used in image references (`HOST/NAME:TAG`).
     pub host: String,
-    /// `http://127.0.0.1:PORT`, no trailing slash.
+    /// `http://127.0.0.1:PORT` (`https://` for a TLS registry of
+    /// [`secure`]), no trailing slash.
     pub base_url: String,
     /// The configuration it was started with.
     pub config: RegistryConfig,
@@ -259,6 +292,16 @@ impl Registry {
     /// Starts a registry (panics with its log if it does not come up).
     /// Does not apply the skip rule: use [`start`] or [`shared`] in tests.
     pub fn start(cfg: RegistryConfig) -> Registry {
+        Registry::start_secured(cfg, |_| Security::default())
+    }
+
+    /// Like [`start`](Self::start), with what `security` returns (called
+    /// once, with the registry's temp dir, before the first start attempt)
+    /// added to the configuration.
+    pub(crate) fn start_secured(
+        cfg: RegistryConfig,
+        security: impl FnOnce(&Path) -> Security,
+    ) -> Registry {
         assert!(
             find_program("docker-registry").is_some(),
             "docker-registry is not on PATH; install the Debian package docker-registry"
@@ -279,13 +322,18 @@ impl Registry {
             .unwrap_or_default();
         let seed = format!("{}-{nanos}-{}", std::process::id(), dir.path().display());
         let token = sha256_digest(seed.as_bytes())[7..23].to_string();
+        let security = security(dir.path());
+        let scheme = if security.tls { "https" } else { "http" };
 
         let mut failures = Vec::new();
         for attempt in 1..=START_ATTEMPTS {
             let port = free_port();
             let config_path = dir.path().join("config.yml");
-            std::fs::write(&config_path, config_yaml(&cfg, dir.path(), port, &token))
-                .expect("write registry config");
+            std::fs::write(
+                &config_path,
+                config_yaml(&cfg, dir.path(), port, &token, &security),
+            )
+            .expect("write registry config");
             let log_path = dir.path().join("registry.log");
             let _ = std::fs::write(&log_path, b"");
             let mut child = Command::new("sh")
@@ -299,11 +347,11 @@ impl Registry {
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("spawn sh to run docker-registry");
-            match wait_ready(&mut child, port, &token, timeout) {
+            match wait_ready(&mut child, port, &token, timeout, &security) {
                 Ok(()) => {
                     return Registry {
                         host: format!("127.0.0.1:{port}"),
-                        base_url: format!("http://127.0.0.1:{port}"),
+                        base_url: format!("{scheme}://127.0.0.1:{port}"),
                         config: cfg,
                         port,
                         child: Some(child),
@@ -429,7 +477,13 @@ fn free_port() -> u16 {
     l.local_addr().expect("local_addr").port()
 }
 
-fn config_yaml(cfg: &RegistryConfig, dir: &Path, port: u16, token: &str) -> String {
+fn config_yaml(
+    cfg: &RegistryConfig,
+    dir: &Path,
+    port: u16,
+    token: &str,
+    security: &Security,
+) -> String {
     format!(
         "version: 0.1
 log:
@@ -449,26 +503,41 @@ http:
   secret: dockreg-test-secret-{token}
   headers:
     {ID_HEADER}: [\"{token}\"]
-compatibility:
+{http_extra}compatibility:
   schema1:
     enabled: {schema1}
-",
+{top_extra}",
         root = dir.join("storage").display(),
         delete = cfg.delete_enabled,
         schema1 = cfg.schema1,
+        http_extra = security.http_yaml,
+        top_extra = security.top_yaml,
     )
 }
 
 /// Waits until our registry answers `GET /v2/` on `port` (checked by the id
-/// header), or fails when it exits or the timeout passes.
-fn wait_ready(child: &mut Child, port: u16, token: &str, timeout: Duration) -> Result<(), String> {
+/// header), or fails when it exits or the timeout passes. A registry that
+/// asks for credentials is ready when it answers 401.
+fn wait_ready(
+    child: &mut Child,
+    port: u16,
+    token: &str,
+    timeout: Duration,
+    security: &Security,
+) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
+    let ready = if security.auth { 401 } else { 200 };
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             return Err(format!("docker-registry exited early ({status})"));
         }
-        let last = match probe_v2(port) {
-            Ok((200, head)) if head_has_token(&head, token) => return Ok(()),
+        let probe = if security.tls {
+            secure::probe_v2_tls(port)
+        } else {
+            probe_v2(port)
+        };
+        let last = match probe {
+            Ok((status, head)) if status == ready && head_has_token(&head, token) => return Ok(()),
             Ok((status, _)) => format!("GET /v2/ answered {status} (not our registry?)"),
             Err(e) => e,
         };
