@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use dockreg::auth::{Authenticator, Basic, DockerConfig};
+use dockreg::models::Platform;
 use dockreg::{Client, Reference};
 
 /// Flags every example accepts, with a value.
@@ -147,6 +148,23 @@ impl Cli {
         &self.positional
     }
 
+    /// `--concurrency N` (at least 1), or the default; exits 2 when bad.
+    pub fn concurrency(&self, default: usize) -> usize {
+        let n = self.parsed("--concurrency", default);
+        if n == 0 {
+            self.usage_error("--concurrency must be at least 1");
+        }
+        n
+    }
+
+    /// `--platform OS/ARCH[/VARIANT]`, if given; exits 2 when malformed.
+    pub fn platform(&self) -> Option<Platform> {
+        self.value("--platform").map(|p| {
+            p.parse()
+                .unwrap_or_else(|e: dockreg::Error| self.usage_error(&e.to_string()))
+        })
+    }
+
     /// Parses a docker-style reference argument; exits 2 when malformed.
     pub fn reference(&self, arg: &str) -> Reference {
         arg.parse()
@@ -217,6 +235,12 @@ impl Cli {
         builder.build()
     }
 }
+
+/// Said after manifests were deleted: the registry frees layers only when
+/// its garbage collection runs.
+pub const GC_REMINDER: &str = "layer space is reclaimed by the registry's garbage \
+collection, run while it is read-only or stopped: `registry garbage-collect CONFIG` \
+(`docker-registry garbage-collect CONFIG` with the Debian package)";
 
 /// Runs an example's body on a tokio runtime: prints a failure to stderr in
 /// one line and exits 1, else exits 0.
