@@ -54,7 +54,7 @@ fn main() -> ExitCode {
         }
         let client = cli.client(reference.registry())?;
         let target: TagOrDigest = reference.target();
-        let digest = client
+        let report = client
             .push_from_layout(
                 &layout,
                 ref_name.as_deref(),
@@ -63,18 +63,30 @@ fn main() -> ExitCode {
                 concurrency,
             )
             .await?;
+        let digest = report
+            .digest
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         if cli.json() {
             common::print_json(&serde_json::json!({
                 "layout": dir.display().to_string(),
                 "ref_name": name_in_layout,
                 "reference": reference.to_string(),
-                "digest": digest.to_string(),
+                "digest": digest,
+                "manifests": report.manifests,
+                "blobs_uploaded": report.blobs_uploaded,
+                "blobs_existing": report.blobs_existing,
+                "bytes_uploaded": report.bytes_uploaded,
             }));
         } else {
             println!(
-                "pushed {}:{} to {reference} {digest}",
+                "pushed {}:{} to {reference} {digest} ({} blobs uploaded, {} already there, {})",
                 dir.display(),
                 name_in_layout.as_deref().unwrap_or("-"),
+                report.blobs_uploaded,
+                report.blobs_existing,
+                common::human(report.bytes_uploaded),
             );
         }
         Ok(())

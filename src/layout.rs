@@ -2,14 +2,13 @@
 //! `blobs/ALG/HEX`), as `skopeo copy ... oci:DIR` and `umoci` read and write
 //! them: pull an image into one, push an image out of one.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use futures::{StreamExt, TryStreamExt};
 
-use crate::api::copy::{blobs_of, BlobRef};
-use crate::api::Platforms;
+use crate::api::copy::{BlobRef, BlobSource, Resolved};
+use crate::api::{CopyOptions, CopyReport, Platforms};
 use crate::client::Client;
 use crate::digest::Digest;
 use crate::error::Error;
@@ -54,9 +53,21 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 impl OciLayout {
     /// Opens a layout directory, creating it (and `oci-layout`,
-    /// `index.json`, `blobs/`) when missing.
+    /// `index.json`, `blobs/`) when missing. A directory that has other
+    /// files but no `oci-layout` is refused rather than written into.
     pub fn create(dir: impl AsRef<Path>) -> Result<OciLayout> {
         let root = dir.as_ref().to_owned();
+        if !root.join(LAYOUT_FILE).exists() {
+            if let Ok(mut entries) = std::fs::read_dir(&root) {
+                if entries.next().is_some() {
+                    return Err(Error::invalid(
+                        "OCI layout",
+                        &root.display().to_string(),
+                        "the directory is not empty and has no oci-layout file",
+                    ));
+                }
+            }
+        }
         std::fs::create_dir_all(root.join("blobs").join("sha256")).map_err(io(&root))?;
         let marker = root.join(LAYOUT_FILE);
         if !marker.exists() {
@@ -191,6 +202,17 @@ impl OciLayout {
         }
     }
 
+    /// A blob's file as a stream of chunks (not verified here: an upload
+    /// checks the digest before it commits).
+    pub(crate) async fn blob_file_stream(
+        &self,
+        digest: &Digest,
+    ) -> Result<impl futures::Stream<Item = Result<bytes::Bytes>> + Send + 'static> {
+        let path = self.blob_path(digest);
+        let file = tokio::fs::File::open(&path).await.map_err(io(&path))?;
+        Ok(file_stream(file, path))
+    }
+
     fn read_manifest(&self, descriptor: &Descriptor) -> Result<Manifest> {
         let bytes = self.read_blob(&descriptor.digest, MANIFEST_LIMIT)?;
         Manifest::from_bytes(bytes, Some(&descriptor.media_type))
@@ -211,16 +233,15 @@ pub struct PullReport {
     pub bytes_downloaded: u64,
 }
 
-/// The blobs of an image manifest that a layout stores; a schema 1
-/// manifest has no place in an OCI layout.
-fn image_blobs(manifest: &Manifest, what: &str) -> Result<Vec<BlobRef>> {
+/// Refuses what an OCI layout cannot hold: a schema 1 manifest.
+fn check_storable(manifest: &Manifest, what: &str) -> Result<()> {
     if let ManifestBody::Schema1 { .. } = manifest.body() {
         return Err(Error::protocol(
             what,
             "a Docker schema 1 manifest cannot be stored in an OCI image layout",
         ));
     }
-    Ok(blobs_of(manifest))
+    Ok(())
 }
 
 impl Client {
@@ -238,35 +259,14 @@ impl Client {
         concurrency: usize,
     ) -> Result<PullReport> {
         let what = format!("pull of {name}:{reference}");
-        let mut top = self.manifest(name, reference).await?;
-        let mut images = Vec::new();
-        if top.is_index() {
-            match platforms {
-                Platforms::One(p) => {
-                    top = self.manifest_for_platform(name, reference, p).await?;
-                    images.push(top.clone());
-                }
-                Platforms::All => {
-                    for child in top.manifests() {
-                        let child = self
-                            .manifest(name, &TagOrDigest::Digest(child.digest.clone()))
-                            .await?;
-                        images.push(child);
-                    }
-                }
-            }
-        } else {
-            images.push(top.clone());
+        let resolved = self.resolve_images(name, reference, platforms).await?;
+        for image in &resolved.images {
+            check_storable(image, &what)?;
         }
-        let mut blobs: BTreeMap<Digest, Option<u64>> = BTreeMap::new();
-        for image in &images {
-            for b in image_blobs(image, &what)? {
-                blobs.entry(b.digest).or_insert(b.size);
-            }
-        }
+        let blobs = resolved.blobs();
         let mut report = PullReport::default();
         let results: Vec<Option<u64>> = futures::stream::iter(blobs)
-            .map(|(digest, size)| async move {
+            .map(|BlobRef { digest, size }| async move {
                 if layout.has_blob(&digest) {
                     return Ok(None);
                 }
@@ -287,9 +287,10 @@ impl Client {
                 None => report.blobs_existing += 1,
             }
         }
-        for image in &images {
+        for image in &resolved.images {
             layout.write_blob(image.bytes())?;
         }
+        let top = &resolved.top;
         let digest = layout.write_blob(top.bytes())?;
         let descriptor =
             Descriptor::new(top.media_type(), digest.clone(), top.bytes().len() as u64);
@@ -300,9 +301,9 @@ impl Client {
 
     /// Pushes the image named `ref_name` in a layout (or its only image) to
     /// `name:reference`: blobs the registry lacks are uploaded from their
-    /// files (streamed, verified against their digests), then child
-    /// manifests by digest and the top manifest with its exact bytes.
-    /// Returns the manifest's digest.
+    /// files (streamed, verified against their digests before the upload
+    /// commits), then child manifests by digest and the top manifest with
+    /// its exact bytes. Returns what was pushed.
     pub async fn push_from_layout(
         &self,
         layout: &OciLayout,
@@ -310,49 +311,35 @@ impl Client {
         name: &RepositoryName,
         reference: &TagOrDigest,
         concurrency: usize,
-    ) -> Result<Digest> {
+    ) -> Result<CopyReport> {
         let what = format!("push of {} to {name}", layout.root().display());
-        let top_descriptor = layout.find(ref_name)?;
-        let top = layout.read_manifest(&top_descriptor)?;
-        let mut children = Vec::new();
-        if top.is_index() {
-            for child in top.manifests() {
-                children.push(layout.read_manifest(child)?);
-            }
-        }
-        let images: Vec<&Manifest> = if top.is_index() {
-            children.iter().collect()
+        let top = layout.read_manifest(&layout.find(ref_name)?)?;
+        let images = if top.is_index() {
+            top.manifests()
+                .iter()
+                .map(|child| layout.read_manifest(child))
+                .collect::<Result<Vec<_>>>()?
         } else {
-            vec![&top]
+            vec![top.clone()]
         };
-        let mut blobs: BTreeMap<Digest, Option<u64>> = BTreeMap::new();
         for image in &images {
-            for b in image_blobs(image, &what)? {
-                blobs.entry(b.digest).or_insert(b.size);
-            }
+            check_storable(image, &what)?;
         }
-        futures::stream::iter(blobs.into_keys())
-            .map(|digest| async move {
-                let path = layout.blob_path(&digest);
-                let file = tokio::fs::File::open(&path).await.map_err(io(&path))?;
-                let stream = tokio_file_stream(file, path.clone());
-                self.push_blob_stream(name, stream, Some(&digest), crate::api::DEFAULT_CHUNK_SIZE)
-                    .await
-                    .map(drop)
-            })
-            .buffer_unordered(concurrency.max(1))
-            .try_collect::<Vec<()>>()
-            .await?;
-        for child in &children {
-            let digest = TagOrDigest::Digest(child.digest()?);
-            self.put_manifest(name, &digest, child).await?;
-        }
-        self.put_manifest(name, reference, &top).await
+        let resolved = Resolved { top, images };
+        let options = CopyOptions::default().concurrency(concurrency);
+        self.write_image(
+            name,
+            reference,
+            &resolved,
+            BlobSource::Layout(layout),
+            &options,
+        )
+        .await
     }
 }
 
 /// A file as a stream of 1 MiB chunks.
-fn tokio_file_stream(
+fn file_stream(
     file: tokio::fs::File,
     path: PathBuf,
 ) -> impl futures::Stream<Item = Result<bytes::Bytes>> + Send {

@@ -59,7 +59,7 @@ impl CopyOptions {
     }
 }
 
-/// What a copy did.
+/// What a copy (or a push from a layout) did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CopyReport {
@@ -118,7 +118,102 @@ pub(crate) fn blobs_of(manifest: &Manifest) -> Vec<BlobRef> {
     out
 }
 
+/// An image resolved for a transfer: the manifest to write under the
+/// destination reference, and the image manifests whose blobs go along
+/// (an index's children, written by digest before it).
+pub(crate) struct Resolved {
+    pub(crate) top: Manifest,
+    pub(crate) images: Vec<Manifest>,
+}
+
+impl Resolved {
+    /// Every blob of every image, each once.
+    pub(crate) fn blobs(&self) -> Vec<BlobRef> {
+        let mut out: Vec<BlobRef> = Vec::new();
+        for image in &self.images {
+            for blob in blobs_of(image) {
+                if !out.iter().any(|b| b.digest == blob.digest) {
+                    out.push(blob);
+                }
+            }
+        }
+        out
+    }
+
+    /// The children written by digest before the top manifest.
+    pub(crate) fn children(&self) -> &[Manifest] {
+        if self.top.is_index() {
+            &self.images
+        } else {
+            &[]
+        }
+    }
+}
+
+/// Where the bytes of a blob the destination lacks come from.
+pub(crate) enum BlobSource<'a> {
+    /// Another repository, on this registry (mounted) or another (streamed).
+    Registry {
+        client: &'a Client,
+        name: &'a RepositoryName,
+    },
+    /// The files of an OCI layout.
+    Layout(&'a crate::layout::OciLayout),
+}
+
 impl Client {
+    /// Fetches `reference` and, for an index, the manifests `platforms` picks.
+    pub(crate) async fn resolve_images(
+        &self,
+        name: &RepositoryName,
+        reference: &TagOrDigest,
+        platforms: &Platforms,
+    ) -> Result<Resolved> {
+        let top = self.manifest(name, reference).await?;
+        if !top.is_index() {
+            return Ok(Resolved {
+                images: vec![top.clone()],
+                top,
+            });
+        }
+        match platforms {
+            Platforms::One(platform) => {
+                let entry = top.select_platform(platform).ok_or_else(|| {
+                    let available: Vec<String> =
+                        top.platforms().iter().map(ToString::to_string).collect();
+                    Error::NoMatchingPlatform {
+                        what: format!("{name}:{reference}"),
+                        platform: platform.to_string(),
+                        available: available.join(", "),
+                    }
+                })?;
+                let chosen = self
+                    .manifest(name, &TagOrDigest::Digest(entry.digest.clone()))
+                    .await?;
+                Ok(Resolved {
+                    images: vec![chosen.clone()],
+                    top: chosen,
+                })
+            }
+            Platforms::All => {
+                let mut images = Vec::new();
+                for child in top.manifests() {
+                    let m = self
+                        .manifest(name, &TagOrDigest::Digest(child.digest.clone()))
+                        .await?;
+                    if m.is_index() {
+                        return Err(Error::protocol(
+                            format!("{name}:{reference}"),
+                            "nested indexes are not supported",
+                        ));
+                    }
+                    images.push(m);
+                }
+                Ok(Resolved { top, images })
+            }
+        }
+    }
+
     /// Copies an image from this client's registry to `dest` (the same
     /// registry or another), and returns what it did.
     ///
@@ -139,82 +234,81 @@ impl Client {
         dest_reference: &TagOrDigest,
         options: &CopyOptions,
     ) -> Result<CopyReport> {
-        let mut top = self.manifest(name, reference).await?;
+        let resolved = self
+            .resolve_images(name, reference, &options.platforms)
+            .await?;
+        let source = BlobSource::Registry { client: self, name };
+        dest.write_image(dest_name, dest_reference, &resolved, source, options)
+            .await
+    }
+
+    /// Writes a resolved image to `name:reference`: the blobs this registry
+    /// lacks from `source`, then the children by digest, then the top.
+    pub(crate) async fn write_image(
+        &self,
+        name: &RepositoryName,
+        reference: &TagOrDigest,
+        resolved: &Resolved,
+        source: BlobSource<'_>,
+        options: &CopyOptions,
+    ) -> Result<CopyReport> {
         let mut report = CopyReport::default();
-        if top.is_index() {
-            match &options.platforms {
-                Platforms::One(platform) => {
-                    let entry = top.select_platform(platform).ok_or_else(|| {
-                        let available: Vec<String> =
-                            top.platforms().iter().map(ToString::to_string).collect();
-                        Error::NoMatchingPlatform {
-                            what: format!("{name}:{reference}"),
-                            platform: platform.to_string(),
-                            available: available.join(", "),
-                        }
-                    })?;
-                    let digest = TagOrDigest::Digest(entry.digest.clone());
-                    top = self.manifest(name, &digest).await?;
-                }
-                Platforms::All => {
-                    let children = top.manifests().to_vec();
-                    for child in children {
-                        let by_digest = TagOrDigest::Digest(child.digest.clone());
-                        let manifest = self.manifest(name, &by_digest).await?;
-                        if manifest.is_index() {
-                            return Err(Error::protocol(
-                                format!("copy of {name}:{reference}"),
-                                "nested indexes are not supported",
-                            ));
-                        }
-                        self.copy_blobs(name, &manifest, dest, dest_name, options, &mut report)
-                            .await?;
-                        dest.put_manifest(dest_name, &by_digest, &manifest).await?;
-                        report.manifests += 1;
-                    }
-                }
-            }
+        self.transfer_blobs(name, resolved.blobs(), &source, options, &mut report)
+            .await?;
+        for child in resolved.children() {
+            let digest = TagOrDigest::Digest(child.digest()?);
+            self.put_manifest(name, &digest, child).await?;
+            report.manifests += 1;
         }
-        if !top.is_index() {
-            self.copy_blobs(name, &top, dest, dest_name, options, &mut report)
-                .await?;
-        }
-        let digest = dest.put_manifest(dest_name, dest_reference, &top).await?;
+        let digest = self.put_manifest(name, reference, &resolved.top).await?;
         report.manifests += 1;
         report.digest = Some(digest);
         Ok(report)
     }
 
-    async fn copy_blobs(
+    /// Makes sure `name` has every blob: already there, mounted from the
+    /// source repository on this registry, or uploaded from `source`.
+    async fn transfer_blobs(
         &self,
         name: &RepositoryName,
-        manifest: &Manifest,
-        dest: &Client,
-        dest_name: &RepositoryName,
+        blobs: Vec<BlobRef>,
+        source: &BlobSource<'_>,
         options: &CopyOptions,
         report: &mut CopyReport,
     ) -> Result<()> {
-        let same_registry = self.base_url() == dest.base_url();
-        let outcomes: Vec<(PushOutcome, u64)> = futures::stream::iter(blobs_of(manifest))
+        let outcomes: Vec<(PushOutcome, u64)> = futures::stream::iter(blobs)
             .map(|blob| async move {
-                if dest.blob_exists(dest_name, &blob.digest).await? {
+                if self.blob_exists(name, &blob.digest).await? {
                     return Ok((PushOutcome::Exists, 0));
                 }
-                let upload = if same_registry {
-                    match dest.mount_blob(dest_name, &blob.digest, name).await? {
-                        None => return Ok((PushOutcome::Mounted, 0)),
-                        Some(upload) => upload,
+                let upload = match source {
+                    BlobSource::Registry { client, name: from }
+                        if client.base_url() == self.base_url() =>
+                    {
+                        match self.mount_blob(name, &blob.digest, from).await? {
+                            None => return Ok((PushOutcome::Mounted, 0)),
+                            Some(upload) => upload,
+                        }
                     }
-                } else {
-                    dest.start_upload(dest_name).await?
+                    _ => self.start_upload(name).await?,
                 };
-                let stream = self
-                    .blob_stream_sized(name, &blob.digest, blob.size)
-                    .await?;
-                let (_, size) = upload
-                    .push_stream(stream, Some(&blob.digest), options.chunk_size)
-                    .await?;
-                Ok::<_, Error>((PushOutcome::Uploaded, size))
+                let pushed = match source {
+                    BlobSource::Registry { client, name: from } => {
+                        let stream = client
+                            .blob_stream_sized(from, &blob.digest, blob.size)
+                            .await?;
+                        upload
+                            .push_stream(stream, Some(&blob.digest), options.chunk_size)
+                            .await?
+                    }
+                    BlobSource::Layout(layout) => {
+                        let stream = layout.blob_file_stream(&blob.digest).await?;
+                        upload
+                            .push_stream(stream, Some(&blob.digest), options.chunk_size)
+                            .await?
+                    }
+                };
+                Ok::<_, Error>((PushOutcome::Uploaded, pushed.1))
             })
             .buffer_unordered(options.concurrency.max(1))
             .try_collect()

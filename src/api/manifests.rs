@@ -173,13 +173,19 @@ impl Client {
     ) -> Result<Digest> {
         let url = self.repo_url(name, &format!("manifests/{reference}"));
         let what = format!("manifest HEAD {}", redact(&url));
-        let response = self
-            .send(
-                Request::head(url)
-                    .accept(media_type::manifest_accept())
-                    .scope(Scope::pull(name)),
-            )
-            .await?;
+        let head = Request::head(url)
+            .accept(media_type::manifest_accept())
+            .scope(Scope::pull(name));
+        let response = match self.send(head).await {
+            Ok(response) => response,
+            // A failed HEAD has no body to carry the registry's error code
+            // (MANIFEST_UNKNOWN, ...): a GET does, and a registry that
+            // refuses HEAD answers it.
+            Err(e) if e.status().is_some() && e.registry_errors().is_empty() => {
+                return self.digest_by_get(name, reference).await;
+            }
+            Err(e) => return Err(e),
+        };
         match content_digest(response.headers(), &what)? {
             Some(announced) => {
                 if let Some(asked) = reference.as_digest() {
@@ -193,14 +199,21 @@ impl Client {
                 }
                 Ok(announced)
             }
-            None => {
-                let manifest = self.manifest(name, reference).await?;
-                match reference.as_digest() {
-                    // Already verified against it.
-                    Some(asked) => Ok(asked.clone()),
-                    None => manifest.digest(),
-                }
-            }
+            None => self.digest_by_get(name, reference).await,
+        }
+    }
+
+    /// The digest of a manifest fetched whole (and verified).
+    async fn digest_by_get(
+        &self,
+        name: &RepositoryName,
+        reference: &TagOrDigest,
+    ) -> Result<Digest> {
+        let manifest = self.manifest(name, reference).await?;
+        match reference.as_digest() {
+            // Already verified against it.
+            Some(asked) => Ok(asked.clone()),
+            None => manifest.digest(),
         }
     }
 
