@@ -274,15 +274,47 @@ impl Client {
         registry_error(method, url, status, &body)
     }
 
-    /// Reads a successful response's body whole, up to `limit` bytes.
-    pub(crate) async fn read_body(
-        &self,
-        response: reqwest::Response,
-        limit: u64,
-    ) -> Result<bytes::Bytes> {
-        let what = format!("GET {}", redact(response.url()));
-        read_limited(response, limit, &what).await
+    /// Sends a request and reads its body whole (up to `limit` bytes). A
+    /// body that breaks (reset, truncated, stalled) fails the attempt, and a
+    /// repeatable request is sent again under the retry policy.
+    pub(crate) async fn fetch(&self, request: Request, limit: u64) -> Result<Fetched> {
+        let retry = self.inner.retry;
+        let started = std::time::Instant::now();
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let response = self.send(request.clone()).await?;
+            let headers = response.headers().clone();
+            let failure = match read_limited(response, limit, request.method.as_str()).await {
+                Ok(body) => return Ok(Fetched { headers, body }),
+                Err(e) => e,
+            };
+            let retryable =
+                matches!(&failure, Error::Http { source, .. } if retryable_error(source));
+            let delay = retry.delay(attempt, None);
+            if !retryable
+                || !request.repeatable
+                || attempt > retry.max_retries
+                || started.elapsed() + delay > retry.budget
+            {
+                return Err(if attempt == 1 {
+                    failure
+                } else {
+                    Error::RetriesExhausted {
+                        attempts: attempt,
+                        source: Box::new(failure),
+                    }
+                });
+            }
+            tokio::time::sleep(delay).await;
+        }
     }
+}
+
+/// A response's headers and its whole body.
+pub(crate) struct Fetched {
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: bytes::Bytes,
 }
 
 /// Builds [`Error::Registry`] from a status and (the start of) a body.

@@ -54,7 +54,7 @@ pub enum Error {
 
     /// The request could not be sent or its response could not be read
     /// (connection refused, TLS failure, timeout, broken body, ...).
-    #[error("{method} {url}: {source}")]
+    #[error("{method} {url}: {}", Causes(source))]
     Http {
         /// The HTTP method of the failed request.
         method: String,
@@ -163,6 +163,28 @@ pub enum Error {
     /// The client could not be built (bad TLS material, bad base URL, ...).
     #[error("cannot build client: {0}")]
     Build(String),
+}
+
+/// An error with its causes: `error sending request: connection refused`.
+/// reqwest's own message ("error decoding response body") hides the cause
+/// (a reset, a truncation, a timeout) in its source chain.
+struct Causes<'a>(&'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Causes<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut shown = self.0.to_string();
+        f.write_str(&shown)?;
+        let mut cause = self.0.source();
+        while let Some(c) = cause {
+            let text = c.to_string();
+            if !text.is_empty() && !shown.contains(&text) {
+                write!(f, ": {text}")?;
+                shown = text;
+            }
+            cause = c.source();
+        }
+        Ok(())
+    }
 }
 
 /// Formats a registry failure as `404 Not Found: MANIFEST_UNKNOWN: manifest unknown`.

@@ -36,9 +36,12 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
-/// Writes a file atomically: a temp file beside it, then a rename.
+/// Writes a file atomically: a temp file beside it (named for this process
+/// and this write, so concurrent writers never share one), then a rename.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp-{}-{n}", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -147,6 +150,10 @@ impl OciLayout {
     /// Records a manifest in `index.json`, named `ref_name` when given
     /// (replacing an entry of the same name).
     pub fn add_manifest(&self, mut descriptor: Descriptor, ref_name: Option<&str>) -> Result<()> {
+        // index.json is read, changed and written back: one writer at a time
+        // in this process (other processes are not coordinated with).
+        static INDEX_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _writing = INDEX_WRITER.lock().unwrap_or_else(|e| e.into_inner());
         let mut index = self.index()?;
         if let Some(name) = ref_name {
             index

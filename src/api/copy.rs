@@ -281,19 +281,16 @@ impl Client {
                 if self.blob_exists(name, &blob.digest).await? {
                     return Ok((PushOutcome::Exists, 0));
                 }
-                let upload = match source {
-                    BlobSource::Registry { client, name: from }
-                        if client.base_url() == self.base_url() =>
-                    {
-                        match self.mount_blob(name, &blob.digest, from).await? {
-                            None => return Ok((PushOutcome::Mounted, 0)),
-                            Some(upload) => upload,
-                        }
-                    }
-                    _ => self.start_upload(name).await?,
-                };
                 let pushed = match source {
                     BlobSource::Registry { client, name: from } => {
+                        let upload = if client.base_url() == self.base_url() {
+                            match self.mount_blob(name, &blob.digest, from).await? {
+                                None => return Ok((PushOutcome::Mounted, 0)),
+                                Some(upload) => upload,
+                            }
+                        } else {
+                            self.start_upload(name).await?
+                        };
                         let stream = client
                             .blob_stream_sized(from, &blob.digest, blob.size)
                             .await?;
@@ -302,8 +299,10 @@ impl Client {
                             .await?
                     }
                     BlobSource::Layout(layout) => {
+                        // Open the file first: a missing one opens no session.
                         let stream = layout.blob_file_stream(&blob.digest).await?;
-                        upload
+                        self.start_upload(name)
+                            .await?
                             .push_stream(stream, Some(&blob.digest), options.chunk_size)
                             .await?
                     }

@@ -142,17 +142,13 @@ impl Client {
     ) -> Result<Manifest> {
         let url = self.repo_url(name, &format!("manifests/{reference}"));
         let what = format!("manifest GET {}", redact(&url));
-        let response = self
-            .send(
-                Request::get(url)
-                    .accept(media_type::manifest_accept())
-                    .scope(Scope::pull(name)),
-            )
-            .await?;
-        let announced = content_digest(response.headers(), &what)?;
-        let content_type = content_type(response.headers());
-        let bytes = self.read_body(response, self.limits().manifest).await?;
-        let manifest = Manifest::from_bytes(bytes, content_type.as_deref())?;
+        let request = Request::get(url)
+            .accept(media_type::manifest_accept())
+            .scope(Scope::pull(name));
+        let fetched = self.fetch(request, self.limits().manifest).await?;
+        let announced = content_digest(&fetched.headers, &what)?;
+        let content_type = content_type(&fetched.headers);
+        let manifest = Manifest::from_bytes(fetched.body, content_type.as_deref())?;
         verify(
             &manifest,
             [reference.as_digest(), announced.as_ref()],

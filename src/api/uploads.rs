@@ -258,6 +258,11 @@ impl BlobUpload {
     /// Sends one chunk (`PATCH` with `Content-Range`). When the connection
     /// breaks, the upload's status tells how much arrived and the rest of the
     /// chunk is sent again, a few times at most.
+    ///
+    /// The CNCF registry keeps the upload's state in its `Location`: when a
+    /// chunk arrived but its answer (with the new `Location`) was lost, the
+    /// registry cancels the upload on the status request, and the error says
+    /// the upload must start again. A chunk that did not arrive resumes.
     pub async fn write_chunk(&mut self, chunk: Bytes) -> Result<()> {
         let start = self.offset;
         let end = start + chunk.len() as u64;
@@ -266,10 +271,22 @@ impl BlobUpload {
             let done = (self.offset - start) as usize;
             match self.patch(chunk.slice(done..)).await {
                 Ok(()) => {}
-                Err(Error::Http { .. }) if attempts < CHUNK_ATTEMPTS => {
+                Err(broken @ Error::Http { .. }) if attempts < CHUNK_ATTEMPTS => {
                     attempts += 1;
                     // The chunk may have arrived in part: ask, then go on from there.
-                    let received = self.status().await?;
+                    let received = match self.status().await {
+                        Ok(received) => received,
+                        Err(refused) => {
+                            return Err(Error::protocol(
+                                format!("upload to {}", self.name),
+                                format!(
+                                    "the chunk at byte {start} broke ({broken}), then the registry \
+                                     refused the upload's status ({refused}); the upload must \
+                                     start again"
+                                ),
+                            ))
+                        }
+                    };
                     if received < start || received > end {
                         return Err(Error::protocol(
                             format!("upload to {}", self.name),

@@ -287,7 +287,7 @@ impl TokenFlow {
         let what = format!("token {method} {}", redact(&realm_url));
         let status = response.status();
         if !status.is_success() {
-            let body = read_limited(response, 64 << 10, &what)
+            let body = read_limited(response, 64 << 10, method)
                 .await
                 .unwrap_or_default();
             return Err(registry_error(
@@ -297,7 +297,7 @@ impl TokenFlow {
                 &body,
             ));
         }
-        let body = read_limited(response, TOKEN_RESPONSE_LIMIT, &what).await?;
+        let body = read_limited(response, TOKEN_RESPONSE_LIMIT, method).await?;
         let parsed: TokenResponse =
             serde_json::from_slice(&body).map_err(|e| Error::decode(what.clone(), e))?;
         let token = parsed

@@ -39,14 +39,16 @@ impl Default for Limits {
 }
 
 /// Reads a whole body, refusing it with [`Error::TooLarge`] as soon as it
-/// passes `limit` bytes (or announces more in `Content-Length`).
+/// passes `limit` bytes (or announces more in `Content-Length`). `method`
+/// names the request in errors, with the response's URL.
 pub(crate) async fn read_limited(
     response: reqwest::Response,
     limit: u64,
-    what: &str,
+    method: &str,
 ) -> Result<Bytes> {
+    let url = crate::client::redact(response.url());
     let too_large = || Error::TooLarge {
-        what: what.to_owned(),
+        what: format!("{method} {url}"),
         limit,
     };
     let announced = super::content_length(response.headers());
@@ -58,8 +60,8 @@ pub(crate) async fn read_limited(
     let mut body = response.bytes_stream();
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|source| Error::Http {
-            method: "read".into(),
-            url: what.to_owned(),
+            method: method.to_owned(),
+            url: url.clone(),
             source,
         })?;
         if (buf.len() + chunk.len()) as u64 > limit {

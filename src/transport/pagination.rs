@@ -199,9 +199,9 @@ pub(crate) async fn fetch_page(
     let request = Request::get(url.clone())
         .accept("application/json")
         .scope(scope.clone());
-    let response = client.send(request).await?;
-    let next = next_link(response.headers(), &url)?;
-    let body = client.read_body(response, client.limits().page).await?;
+    let fetched = client.fetch(request, client.limits().page).await?;
+    let next = next_link(&fetched.headers, &url)?;
+    let body = fetched.body;
     let what = format!("GET {}", crate::client::redact(&url));
     let items = decode(&body, &what)?;
     Ok(Page { items, next })

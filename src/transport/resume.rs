@@ -13,6 +13,10 @@ use crate::client::{redact, Client, Request};
 use crate::error::Error;
 use crate::Result;
 
+/// Reconnects one body may make in all, progress or not: a server that cuts
+/// every answer after a few bytes must not keep a download going forever.
+const MAX_RESUMES: u32 = 64;
+
 struct State {
     client: Client,
     request: Request,
@@ -23,13 +27,16 @@ struct State {
     skip: u64,
     /// Failures in a row without a byte of progress.
     failures: u32,
+    /// Reconnects so far.
+    resumes: u32,
     done: bool,
 }
 
 /// The body of `response` (to `request`, a `GET`), resumed with range
 /// requests when it breaks. Gives up after the retry policy's number of
-/// failures in a row that made no progress. A server that answers a range
-/// request with 200 sends the whole body again: its first bytes are dropped.
+/// failures in a row that made no progress (or 64 reconnects in all). A
+/// server that answers a range request with 200 sends the whole body again:
+/// its first bytes are dropped.
 pub(crate) fn resuming_body(
     client: Client,
     request: Request,
@@ -42,6 +49,7 @@ pub(crate) fn resuming_body(
         offset: 0,
         skip: 0,
         failures: 0,
+        resumes: 0,
         done: false,
     };
     futures::stream::try_unfold(state, |mut st| async move {
@@ -71,8 +79,9 @@ pub(crate) fn resuming_body(
                 Some(Err(source)) => {
                     st.body = None;
                     st.failures += 1;
+                    st.resumes += 1;
                     let retry = *st.client.retry_config();
-                    if st.failures > retry.max_retries {
+                    if st.failures > retry.max_retries || st.resumes > MAX_RESUMES {
                         st.done = true;
                         return Err(Error::RetriesExhausted {
                             attempts: st.failures,
