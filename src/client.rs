@@ -6,13 +6,11 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{
-    HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, USER_AGENT, WWW_AUTHENTICATE,
-};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, USER_AGENT};
 use reqwest::{Method, StatusCode};
 use url::Url;
 
-use crate::auth::{parse_challenges, Anonymous, AuthContext, Authenticator, Authorization, Scope};
+use crate::auth::{challenges_of, Anonymous, AuthContext, Authenticator, Authorization, Scope};
 use crate::error::Error;
 use crate::models::ErrorEnvelope;
 use crate::reference::{parse_registry_host, RepositoryName};
@@ -218,13 +216,7 @@ impl Client {
         if response.status() != StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
-        let challenges: Vec<_> = response
-            .headers()
-            .get_all(WWW_AUTHENTICATE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(parse_challenges)
-            .collect();
+        let challenges = challenges_of(response.headers());
         if challenges.is_empty() {
             return Ok(response);
         }

@@ -1,9 +1,8 @@
 //! `GET /v2/`: is this a V2 registry, and what authentication does it want?
 
-use reqwest::header::WWW_AUTHENTICATE;
 use reqwest::StatusCode;
 
-use crate::auth::{parse_challenges, Challenge};
+use crate::auth::{challenges_of, Challenge};
 use crate::client::{Client, Request};
 use crate::error::Error;
 use crate::Result;
@@ -84,13 +83,7 @@ impl Client {
         if status != StatusCode::UNAUTHORIZED {
             return Err(self.status_error(&request.method, response).await);
         }
-        let challenges = response
-            .headers()
-            .get_all(WWW_AUTHENTICATE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(parse_challenges)
-            .collect();
+        let challenges = challenges_of(response.headers());
         let first_version = api_version(&response);
         match self.send_any(Request::get(self.url("/v2/"))).await {
             Ok(response) => Ok(PingResponse {

@@ -89,22 +89,32 @@ impl Client {
     /// Starts an upload session in `name`.
     pub async fn start_upload(&self, name: &RepositoryName) -> Result<BlobUpload> {
         let url = self.repo_url(name, "blobs/uploads/");
-        let what = format!("POST {}", redact(&url));
+        let request = Request::new(Method::POST, url).scope(Scope::push(name));
+        let (_, upload) = self.open_upload(name, request).await?;
+        Ok(upload)
+    }
+
+    /// Sends an upload `POST` and returns its status with the session it
+    /// opened.
+    async fn open_upload(
+        &self,
+        name: &RepositoryName,
+        request: Request,
+    ) -> Result<(StatusCode, BlobUpload)> {
+        let what = format!("POST {}", redact(&request.url));
         let response = self
-            .send(
-                Request::new(Method::POST, url)
-                    .header(CONTENT_LENGTH, HeaderValue::from_static("0"))
-                    .scope(Scope::push(name)),
-            )
+            .send(request.header(CONTENT_LENGTH, HeaderValue::from_static("0")))
             .await?;
-        Ok(BlobUpload {
+        let status = response.status();
+        let upload = BlobUpload {
             client: self.clone(),
             name: name.clone(),
             location: location(&response, &what)?,
             offset: 0,
             min_chunk: min_chunk(&response),
             hasher: Hasher::new(crate::digest::Algorithm::Sha256),
-        })
+        };
+        Ok((status, upload))
     }
 
     /// Mounts a blob from another repository of this registry
@@ -121,26 +131,11 @@ impl Client {
         url.query_pairs_mut()
             .append_pair("mount", digest.as_str())
             .append_pair("from", from.as_str());
-        let what = format!("POST {}", redact(&url));
-        let response = self
-            .send(
-                Request::new(Method::POST, url)
-                    .header(CONTENT_LENGTH, HeaderValue::from_static("0"))
-                    .scope(Scope::push(name))
-                    .scope(Scope::pull(from)),
-            )
-            .await?;
-        if response.status() == StatusCode::CREATED {
-            return Ok(None);
-        }
-        Ok(Some(BlobUpload {
-            client: self.clone(),
-            name: name.clone(),
-            location: location(&response, &what)?,
-            offset: 0,
-            min_chunk: min_chunk(&response),
-            hasher: Hasher::new(crate::digest::Algorithm::Sha256),
-        }))
+        let request = Request::new(Method::POST, url)
+            .scope(Scope::push(name))
+            .scope(Scope::pull(from));
+        let (status, upload) = self.open_upload(name, request).await?;
+        Ok((status != StatusCode::CREATED).then_some(upload))
     }
 
     /// Pushes a blob held in memory: nothing when the registry already has it

@@ -245,6 +245,16 @@ pub fn parse_challenges(value: &str) -> Vec<Challenge> {
     out
 }
 
+/// Every challenge of every `WWW-Authenticate` header of a response.
+pub fn challenges_of(headers: &reqwest::header::HeaderMap) -> Vec<Challenge> {
+    headers
+        .get_all(reqwest::header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(parse_challenges)
+        .collect()
+}
+
 /// Whether the text at `at` is `name=value` (a parameter) rather than a token68.
 fn is_param_start(cur: &Cursor<'_>, at: usize) -> bool {
     let s = &cur.s[at..];

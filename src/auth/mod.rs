@@ -29,7 +29,7 @@ use base64::Engine as _;
 use reqwest::header::HeaderValue;
 use url::Url;
 
-pub use challenge::{parse_challenges, Challenge};
+pub use challenge::{challenges_of, parse_challenges, Challenge};
 pub use docker_config::DockerConfig;
 pub use scope::Scope;
 pub use token::TokenFlow;
