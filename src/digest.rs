@@ -272,13 +272,80 @@ impl fmt::Debug for Hasher {
 /// Checks a body, fed in pieces, against an expected digest and (optionally)
 /// size. A body longer than its announced size is refused as soon as the
 /// extra byte arrives, so a lying registry cannot make us read forever.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Verifier {
     what: String,
     expected: Digest,
     size: Option<u64>,
     seen: u64,
-    hasher: Hasher,
+    engine: Engine,
+}
+
+/// Where the hashing happens.
+#[derive(Debug)]
+enum Engine {
+    /// On the caller's thread.
+    Inline(Hasher),
+    /// On a thread of its own, a few chunks behind the caller.
+    Background(BackgroundHasher),
+}
+
+/// Chunks the background hasher may trail behind by (about 6 MiB of blob
+/// chunks as reqwest yields them): enough to keep both cores busy, bounded so
+/// memory stays flat.
+const BACKGROUND_QUEUE: usize = 16;
+
+/// A hasher fed through a bounded channel by its own thread, so that hashing
+/// (the most expensive step of a verified download) overlaps with receiving
+/// and writing.
+struct BackgroundHasher {
+    tx: Option<std::sync::mpsc::SyncSender<Bytes>>,
+    handle: Option<std::thread::JoinHandle<Digest>>,
+}
+
+impl fmt::Debug for BackgroundHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BackgroundHasher")
+    }
+}
+
+impl BackgroundHasher {
+    fn spawn(algorithm: Algorithm) -> std::io::Result<BackgroundHasher> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Bytes>(BACKGROUND_QUEUE);
+        let handle = std::thread::Builder::new()
+            .name("dockreg-hash".into())
+            .spawn(move || {
+                let mut hasher = Hasher::new(algorithm);
+                for chunk in rx {
+                    hasher.update(&chunk);
+                }
+                hasher.finish()
+            })?;
+        Ok(BackgroundHasher {
+            tx: Some(tx),
+            handle: Some(handle),
+        })
+    }
+
+    fn update(&mut self, chunk: Bytes) {
+        if let Some(tx) = &self.tx {
+            // The thread only ends when the sender is dropped, so a send can
+            // fail only if it panicked; finish() then reports it.
+            let _ = tx.send(chunk);
+        }
+    }
+
+    fn finish(mut self) -> Option<Digest> {
+        drop(self.tx.take());
+        self.handle.take()?.join().ok()
+    }
+}
+
+impl Drop for BackgroundHasher {
+    fn drop(&mut self) {
+        // Dropping the sender ends the thread; it is not waited for.
+        drop(self.tx.take());
+    }
 }
 
 impl Verifier {
@@ -287,16 +354,27 @@ impl Verifier {
     pub fn new(what: impl Into<String>, expected: Digest, size: Option<u64>) -> Verifier {
         Verifier {
             what: what.into(),
-            hasher: expected.algorithm().hasher(),
+            engine: Engine::Inline(expected.algorithm().hasher()),
             expected,
             size,
             seen: 0,
         }
     }
 
-    /// Feeds a piece of the body; fails when the body grew past its size.
-    pub fn update(&mut self, bytes: &[u8]) -> Result<()> {
-        self.seen += bytes.len() as u64;
+    /// Moves the hashing to a thread of its own, so that it overlaps with
+    /// receiving and writing (worth it for large bodies). Stays inline when
+    /// no thread can be started.
+    pub fn in_background(mut self) -> Verifier {
+        if matches!(self.engine, Engine::Inline(_)) && self.seen == 0 {
+            if let Ok(bg) = BackgroundHasher::spawn(self.expected.algorithm()) {
+                self.engine = Engine::Background(bg);
+            }
+        }
+        self
+    }
+
+    fn count(&mut self, len: usize) -> Result<()> {
+        self.seen += len as u64;
         if let Some(size) = self.size {
             if self.seen > size {
                 return Err(Error::SizeMismatch {
@@ -306,7 +384,27 @@ impl Verifier {
                 });
             }
         }
-        self.hasher.update(bytes);
+        Ok(())
+    }
+
+    /// Feeds a piece of the body; fails when the body grew past its size.
+    pub fn update(&mut self, bytes: &[u8]) -> Result<()> {
+        self.count(bytes.len())?;
+        match &mut self.engine {
+            Engine::Inline(h) => h.update(bytes),
+            Engine::Background(bg) => bg.update(Bytes::copy_from_slice(bytes)),
+        }
+        Ok(())
+    }
+
+    /// Like [`Verifier::update`], without copying the chunk when hashing in
+    /// the background.
+    pub fn update_bytes(&mut self, bytes: &Bytes) -> Result<()> {
+        self.count(bytes.len())?;
+        match &mut self.engine {
+            Engine::Inline(h) => h.update(bytes),
+            Engine::Background(bg) => bg.update(bytes.clone()),
+        }
         Ok(())
     }
 
@@ -331,7 +429,12 @@ impl Verifier {
                 });
             }
         }
-        let actual = self.hasher.finish();
+        let actual = match self.engine {
+            Engine::Inline(h) => h.finish(),
+            Engine::Background(bg) => bg
+                .finish()
+                .ok_or_else(|| Error::protocol(&self.what, "the hashing thread failed"))?,
+        };
         if actual != self.expected {
             return Err(Error::DigestMismatch {
                 what: self.what,
@@ -392,7 +495,7 @@ where
         };
         match Pin::new(&mut this.inner).poll_next(cx) {
             Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(Ok(chunk))) => match verifier.update(&chunk) {
+            Poll::Ready(Some(Ok(chunk))) => match verifier.update_bytes(&chunk) {
                 Ok(()) => {
                     this.seen = verifier.bytes_seen();
                     Poll::Ready(Some(Ok(chunk)))
@@ -481,6 +584,21 @@ mod tests {
 
         let mut v = Verifier::new("x", Digest::sha256(b"foo"), None);
         v.update(b"bar").unwrap();
+        assert!(matches!(v.finish(), Err(Error::DigestMismatch { .. })));
+    }
+
+    #[test]
+    fn background_hashing_gives_the_same_answers() {
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let digest = Digest::sha256(&data);
+        let mut v = Verifier::new("x", digest.clone(), Some(data.len() as u64)).in_background();
+        for chunk in data.chunks(65_536) {
+            v.update_bytes(&Bytes::copy_from_slice(chunk)).unwrap();
+        }
+        assert_eq!(v.finish().unwrap(), digest);
+
+        let mut v = Verifier::new("x", digest, None).in_background();
+        v.update(&data[1..]).unwrap();
         assert!(matches!(v.finish(), Err(Error::DigestMismatch { .. })));
     }
 

@@ -10,7 +10,6 @@ use bytes::{Bytes, BytesMut};
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 use reqwest::StatusCode;
-use tokio::io::AsyncWriteExt;
 
 use crate::auth::Scope;
 use crate::client::{redact, Client, Request};
@@ -100,8 +99,14 @@ impl Client {
         let size = expected_size.or(announced);
         let what = format!("blob GET {shown}");
         let body = resuming_body(self.clone(), request, response);
+        let mut verifier = Verifier::new(what, digest.clone(), size);
+        // Large bodies are hashed on a thread of their own, overlapping with
+        // receiving and writing; small ones (configs) are not worth a thread.
+        if size.is_none_or(|s| s >= BACKGROUND_HASH_MIN) {
+            verifier = verifier.in_background();
+        }
         Ok(BlobStream {
-            inner: VerifyingStream::new(body, Verifier::new(what, digest.clone(), size)),
+            inner: VerifyingStream::new(body, verifier),
             size,
             digest: digest.clone(),
         })
@@ -141,15 +146,15 @@ impl Client {
             path: temp.path.clone(),
             source,
         };
-        let mut out = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, temp.open().await?);
+        let mut out = FileWriter::spawn(temp.open().map_err(io_err)?, self.sync_downloads())
+            .map_err(io_err)?;
         while let Some(chunk) = stream.next().await {
-            out.write_all(&chunk?).await.map_err(io_err)?;
+            if out.write(chunk?).is_err() {
+                break; // the writer failed: finish() says why
+            }
             progress(stream.bytes_read(), total);
         }
-        out.flush().await.map_err(io_err)?;
-        let file = out.into_inner();
-        file.sync_data().await.map_err(io_err)?;
-        drop(file);
+        out.finish().map_err(io_err)?;
         let written = stream.bytes_read();
         temp.persist(path).await?;
         Ok(written)
@@ -222,8 +227,66 @@ impl Client {
     }
 }
 
-/// Size of the write buffer of downloads: few, large writes.
-const WRITE_BUFFER: usize = 1 << 20;
+/// Blobs from this size on are hashed on a thread of their own.
+const BACKGROUND_HASH_MIN: u64 = 4 << 20;
+
+/// Chunks a download's writer thread may trail behind by.
+const WRITE_QUEUE: usize = 16;
+
+/// Writes a download's chunks to its file on a thread of its own: no copy
+/// into intermediate buffers, and the writes overlap with receiving and
+/// hashing.
+struct FileWriter {
+    tx: Option<std::sync::mpsc::SyncSender<Bytes>>,
+    handle: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+impl FileWriter {
+    fn spawn(file: std::fs::File, sync: bool) -> std::io::Result<FileWriter> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Bytes>(WRITE_QUEUE);
+        let handle = std::thread::Builder::new()
+            .name("dockreg-write".into())
+            .spawn(move || {
+                use std::io::Write;
+                let mut file = file;
+                for chunk in rx {
+                    file.write_all(&chunk)?;
+                }
+                if sync {
+                    file.sync_data()?;
+                }
+                Ok(())
+            })?;
+        Ok(FileWriter {
+            tx: Some(tx),
+            handle: Some(handle),
+        })
+    }
+
+    /// Queues a chunk; an error means the writer stopped (see `finish`).
+    fn write(&mut self, chunk: Bytes) -> std::result::Result<(), ()> {
+        match &self.tx {
+            Some(tx) => tx.send(chunk).map_err(drop),
+            None => Err(()),
+        }
+    }
+
+    /// Waits for every queued chunk to be written (and synced, if asked).
+    fn finish(mut self) -> std::io::Result<()> {
+        drop(self.tx.take());
+        match self.handle.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(result)) => result,
+            _ => Err(std::io::Error::other("the writer thread failed")),
+        }
+    }
+}
+
+impl Drop for FileWriter {
+    fn drop(&mut self) {
+        // A dropped download: closing the channel ends the thread.
+        drop(self.tx.take());
+    }
+}
 
 /// A temporary file beside a destination, removed on drop unless persisted.
 struct TempFile {
@@ -250,16 +313,11 @@ impl TempFile {
         })
     }
 
-    async fn open(&self) -> Result<tokio::fs::File> {
-        tokio::fs::OpenOptions::new()
+    fn open(&self) -> std::io::Result<std::fs::File> {
+        std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&self.path)
-            .await
-            .map_err(|source| Error::Io {
-                path: self.path.clone(),
-                source,
-            })
     }
 
     async fn persist(mut self, dest: &Path) -> Result<()> {

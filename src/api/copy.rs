@@ -294,7 +294,9 @@ impl Client {
                         let stream = client
                             .blob_stream_sized(from, &blob.digest, blob.size)
                             .await?;
+                        // The source stream verifies its bytes as they pass.
                         upload
+                            .trusting_source()
                             .push_stream(stream, Some(&blob.digest), options.chunk_size)
                             .await?
                     }

@@ -48,7 +48,8 @@ pub struct BlobUpload {
     location: Url,
     offset: u64,
     min_chunk: Option<u64>,
-    hasher: Hasher,
+    /// `None` when the bytes come from a stream that verifies itself.
+    hasher: Option<Hasher>,
 }
 
 impl fmt::Debug for BlobUpload {
@@ -112,7 +113,7 @@ impl Client {
             location: location(&response, &what)?,
             offset: 0,
             min_chunk: min_chunk(&response),
-            hasher: Hasher::new(crate::digest::Algorithm::Sha256),
+            hasher: Some(Hasher::new(crate::digest::Algorithm::Sha256)),
         };
         Ok((status, upload))
     }
@@ -216,7 +217,16 @@ impl BlobUpload {
                 self.write_chunk(chunk).await?;
             }
         }
-        let digest = self.digest_so_far(buf.as_ref());
+        let digest = match (self.digest_so_far(buf.as_ref()), expected) {
+            (Some(d), _) => d,
+            (None, Some(d)) => d.clone(),
+            (None, None) => {
+                return Err(Error::protocol(
+                    format!("upload to {}", self.name),
+                    "an unhashed upload needs the expected digest",
+                ))
+            }
+        };
         if let Some(d) = expected {
             if *d != digest {
                 let what = format!("blob pushed to {}", self.name);
@@ -243,11 +253,21 @@ impl BlobUpload {
         self.offset
     }
 
-    /// The digest of everything written so far plus `tail`.
-    fn digest_so_far(&self, tail: &[u8]) -> Digest {
-        let mut h = self.hasher.clone();
+    /// The digest of everything written so far plus `tail` (`None` when
+    /// not hashing).
+    fn digest_so_far(&self, tail: &[u8]) -> Option<Digest> {
+        let mut h = self.hasher.clone()?;
         h.update(tail);
-        h.finish()
+        Some(h.finish())
+    }
+
+    /// Skips hashing the bytes sent: for a source stream that verifies them
+    /// itself (a [`crate::api::BlobStream`] fails before its end on a
+    /// mismatch, so nothing is committed), which spares hashing every byte
+    /// twice. The registry checks the digest at the end too.
+    pub(crate) fn trusting_source(mut self) -> BlobUpload {
+        self.hasher = None;
+        self
     }
 
     /// Sends one chunk (`PATCH` with `Content-Range`). When the connection
@@ -295,7 +315,9 @@ impl BlobUpload {
                 Err(e) => return Err(e),
             }
         }
-        self.hasher.update(&chunk);
+        if let Some(h) = &mut self.hasher {
+            h.update(&chunk);
+        }
         Ok(())
     }
 
@@ -340,7 +362,12 @@ impl BlobUpload {
     /// Closes the upload with the bytes written so far (`PUT ?digest=`),
     /// checking them against the digest computed while writing.
     pub async fn finish(self) -> Result<Digest> {
-        let digest = self.digest_so_far(&[]);
+        let digest = self.digest_so_far(&[]).ok_or_else(|| {
+            Error::protocol(
+                format!("upload to {}", self.name),
+                "no digest to finish with",
+            )
+        })?;
         self.finish_with(Bytes::new(), &digest).await?;
         Ok(digest)
     }
