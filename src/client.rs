@@ -80,6 +80,7 @@ pub struct ClientBuilder {
     max_in_flight: usize,
     sync_downloads: bool,
     root_certificates: Vec<reqwest::Certificate>,
+    identity: Option<reqwest::Identity>,
     pem_errors: Vec<String>,
     accept_invalid_certs: bool,
     http: Option<reqwest::Client>,
@@ -109,6 +110,7 @@ impl Client {
             max_in_flight: 16,
             sync_downloads: false,
             root_certificates: Vec::new(),
+            identity: None,
             pem_errors: Vec::new(),
             accept_invalid_certs: false,
             http: None,
@@ -530,6 +532,27 @@ impl ClientBuilder {
         self
     }
 
+    /// Presents a client certificate (mutual TLS) from PEM: the
+    /// certificate chain and its private key in one buffer (with the
+    /// `native-tls` feature: PKCS#8 key). A malformed one makes
+    /// [`ClientBuilder::build`] fail.
+    pub fn client_identity_pem(mut self, pem: &[u8]) -> Self {
+        #[cfg(feature = "rustls")]
+        let identity = reqwest::Identity::from_pem(pem);
+        #[cfg(all(feature = "native-tls", not(feature = "rustls")))]
+        let identity = reqwest::Identity::from_pkcs8_pem(pem, pem);
+        #[cfg(not(any(feature = "rustls", feature = "native-tls")))]
+        let identity: std::result::Result<reqwest::Identity, String> =
+            Err("no TLS feature enabled".to_owned());
+        match identity {
+            Ok(identity) => self.identity = Some(identity),
+            Err(e) => self
+                .pem_errors
+                .push(format!("bad client certificate or key: {e}")),
+        }
+        self
+    }
+
     /// Skips TLS certificate verification. Dangerous: anyone on the path can
     /// read and change the traffic. Only for test registries.
     pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
@@ -598,6 +621,9 @@ impl ClientBuilder {
                 }
                 for cert in self.root_certificates {
                     b = b.add_root_certificate(cert);
+                }
+                if let Some(identity) = self.identity {
+                    b = b.identity(identity);
                 }
                 b.build().map_err(|e| Error::Build(e.to_string()))?
             }
@@ -765,6 +791,23 @@ mod tests {
         assert_eq!(e.status(), Some(StatusCode::BAD_GATEWAY));
         assert!(e.code().is_none());
         assert!(e.to_string().contains("<h1>502 Bad Gateway</h1>"), "{e}");
+    }
+
+    #[test]
+    fn bad_tls_material_fails_the_build() {
+        let err = Client::builder("r.example.com")
+            .client_identity_pem(b"-----BEGIN NOTHING-----")
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::Build(ref m) if m.contains("client certificate")),
+            "{err:?}"
+        );
+        let err = Client::builder("r.example.com")
+            .root_certificate_pem(b"not a certificate")
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, Error::Build(_)), "{err:?}");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use dockreg::models::Platform;
 use dockreg::{Client, Reference};
 
 /// Flags every example accepts, with a value.
-const COMMON_VALUES: &[&str] = &["--ca-cert", "--username"];
+const COMMON_VALUES: &[&str] = &["--ca-cert", "--client-cert", "--username"];
 /// Flags every example accepts, without a value.
 const COMMON_SWITCHES: &[&str] = &[
     "--plain-http",
@@ -31,6 +31,7 @@ common options:
   --insecure        do not verify the registry's TLS certificate (and allow
                     a plain-http token server)
   --ca-cert FILE    trust the PEM certificate(s) in FILE
+  --client-cert FILE  present the client certificate and key in the PEM FILE (mutual TLS)
   --username U      with --password-stdin: the password is read from standard input
 credentials: --username/--password-stdin, else REGISTRY_USERNAME and
 REGISTRY_PASSWORD, else the Docker config ($DOCKER_CONFIG/config.json,
@@ -231,6 +232,13 @@ impl Cli {
                 source,
             })?;
             builder = builder.root_certificate_pem(&pem);
+        }
+        if let Some(path) = self.value("--client-cert") {
+            let pem = std::fs::read(path).map_err(|source| dockreg::Error::Io {
+                path: path.into(),
+                source,
+            })?;
+            builder = builder.client_identity_pem(&pem);
         }
         builder.build()
     }
