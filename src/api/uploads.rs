@@ -69,10 +69,18 @@ fn location(response: &reqwest::Response, what: &str) -> Result<Url> {
         .get(LOCATION)
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| Error::protocol(what, "the registry sent no upload Location"))?;
-    response
+    let url = response
         .url()
         .join(value)
-        .map_err(|e| Error::protocol(what, format!("bad upload Location {value:?}: {e}")))
+        .map_err(|e| Error::protocol(what, format!("bad upload Location {value:?}: {e}")))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        // reqwest would send them as Basic credentials.
+        return Err(Error::protocol(
+            what,
+            "upload Location with credentials in its URL refused",
+        ));
+    }
+    Ok(url)
 }
 
 fn min_chunk(response: &reqwest::Response) -> Option<u64> {

@@ -43,6 +43,14 @@ pub fn next_link(headers: &HeaderMap, request_url: &Url) -> Result<Option<Url>> 
                     format!("Link to another origin refused: {next}"),
                 ));
             }
+            if !next.username().is_empty() || next.password().is_some() {
+                // reqwest would send them as Basic credentials: a registry
+                // does not get to choose what this client authenticates with.
+                return Err(Error::protocol(
+                    request_url.as_str(),
+                    "Link with credentials in its URL refused",
+                ));
+            }
             return Ok(Some(next));
         }
     }
@@ -158,6 +166,7 @@ mod tests {
             r#"<https://127.0.0.1:5000/v2/_catalog?last=b>; rel="next""#,
             r#"<http://127.0.0.1:5001/v2/_catalog?last=b>; rel="next""#,
             r#"/v2/_catalog?last=b; rel="next""#,
+            r#"<//user:pw@127.0.0.1:5000/v2/_catalog?last=b>; rel="next""#,
         ] {
             let err = next_link(&headers(&[bad]), &base()).unwrap_err();
             assert!(matches!(err, Error::Protocol { .. }), "{bad}: {err}");
