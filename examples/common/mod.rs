@@ -17,6 +17,7 @@ const COMMON_VALUES: &[&str] = &["--ca-cert", "--client-cert", "--username"];
 /// Flags every example accepts, without a value.
 const COMMON_SWITCHES: &[&str] = &[
     "--plain-http",
+    "--https",
     "--insecure",
     "--json",
     "--password-stdin",
@@ -28,6 +29,7 @@ const COMMON_HELP: &str = "\
 common options:
   --json            one JSON object per line instead of plain text
   --plain-http      use http even for a non-local registry
+  --https           use https even for localhost and 127.0.0.0/8
   --insecure        do not verify the registry's TLS certificate (and allow
                     a plain-http token server)
   --ca-cert FILE    trust the PEM certificate(s) in FILE
@@ -100,6 +102,9 @@ impl Cli {
         if cli.switch("--help") || cli.switch("-h") {
             println!("{}\n{COMMON_HELP}", cli.usage);
             std::process::exit(0);
+        }
+        if cli.switch("--https") && cli.switch("--plain-http") {
+            cli.usage_error("--https and --plain-http exclude each other");
         }
         if cli.switch("--password-stdin") != cli.value("--username").is_some() {
             cli.usage_error("--username and --password-stdin go together");
@@ -220,6 +225,9 @@ impl Cli {
             .shared_authenticator(auth);
         if self.switch("--plain-http") {
             builder = builder.plain_http(true);
+        }
+        if self.switch("--https") {
+            builder = builder.plain_http(false);
         }
         if self.switch("--insecure") {
             builder = builder
