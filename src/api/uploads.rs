@@ -80,6 +80,13 @@ fn location(response: &reqwest::Response, what: &str) -> Result<Url> {
             "upload Location with credentials in its URL refused",
         ));
     }
+    if response.url().scheme() == "https" && url.scheme() != "https" {
+        // The blob's bytes would cross the network in clear.
+        return Err(Error::protocol(
+            what,
+            format!("upload Location {url} leaves https for plain http: refused"),
+        ));
+    }
     Ok(url)
 }
 

@@ -50,9 +50,11 @@ mod tiny;
 pub use http::RawResponse;
 #[allow(unused_imports)]
 pub use secure::{
-    shared_htpasswd, shared_token, skopeo_json, start_htpasswd, start_token, HtpasswdRegistry,
-    RecordedRequest, RecordingProxy, SecureImage, SecureImages, TokenRegistry, TokenRequest,
-    TokenServer, DEFAULT_EXPIRES_IN, HTPASSWD_REALM, TOKEN_ISSUER, TOKEN_SERVICE, USERS,
+    shared_htpasswd, shared_mtls, shared_token, skopeo_json, start_htpasswd,
+    start_https_redirector, start_mtls, start_token, HtpasswdRegistry, HttpsRedirector,
+    MtlsRegistry, RecordedRequest, RecordingProxy, SecureImage, SecureImages, TokenRegistry,
+    TokenRequest, TokenServer, DEFAULT_EXPIRES_IN, HTPASSWD_REALM, TOKEN_ISSUER, TOKEN_SERVICE,
+    USERS,
 };
 #[allow(unused_imports)]
 pub use seed::{

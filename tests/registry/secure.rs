@@ -69,9 +69,11 @@ const IMAGE_CREATED: &str = "2024-03-04T05:06:07Z";
 
 /// The skip rule of the harness, extended to `tools` (besides the registry).
 fn tools_available(tools: &[&str]) -> bool {
-    if !registry_available() {
-        return false;
-    }
+    registry_available() && programs_available(tools)
+}
+
+/// The skip rule for `tools` alone (for helpers that need no registry).
+fn programs_available(tools: &[&str]) -> bool {
     let missing: Vec<&str> = tools
         .iter()
         .copied()
@@ -117,8 +119,10 @@ fn run(cmd: &mut Command) -> Vec<u8> {
 
 /// Certificates and keys, made once per test binary.
 struct Pki {
-    /// The CA that signed the TLS server certificate.
+    /// The CA that signed the TLS server certificate, and its key (which
+    /// signs the mutual-TLS client certificate too).
     ca_pem: Vec<u8>,
+    ca_key: Vec<u8>,
     /// TLS server certificate for IP:127.0.0.1 and DNS:localhost, and its key.
     server_pem: Vec<u8>,
     server_key: Vec<u8>,
@@ -214,6 +218,7 @@ fn pki() -> &'static Pki {
             .collect();
         Pki {
             ca_pem: read("ca.pem"),
+            ca_key: read("ca.key"),
             server_pem: read("server.pem"),
             server_key: read("server.key"),
             signer_key: read("signer.key"),
@@ -256,12 +261,20 @@ fn tls_yaml(dir: &Path) -> String {
 
 /// Probes `GET https://127.0.0.1:PORT/v2/` without checking the certificate
 /// (readiness of a TLS registry): (status, headers as `name: value` lines).
+/// Once the mutual-TLS material exists it presents the trusted client
+/// certificate (a server only gets it when it asks for one).
 pub(crate) fn probe_v2_tls(port: u16) -> Result<(u16, String), String> {
     block_on(|| async move {
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .no_proxy()
             .danger_accept_invalid_certs(true)
-            .timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(2));
+        if let Some(m) = MTLS_PKI.get() {
+            let identity = reqwest::Identity::from_pem(&m.identity_pem())
+                .map_err(|e| format!("probe client identity: {e}"))?;
+            builder = builder.identity(identity);
+        }
+        let client = builder
             .build()
             .map_err(|e| format!("build probe client: {e}"))?;
         let r = client
@@ -515,6 +528,445 @@ impl HtpasswdRegistry {
     /// What was seeded.
     pub fn images(&self) -> &SecureImages {
         &self.images
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Mutual TLS
+// ---------------------------------------------------------------------------
+
+/// The client side of mutual TLS, made once per test binary (after [`pki`],
+/// whose CA signs the trusted client certificate).
+struct MtlsPki {
+    /// Client certificate signed by the harness CA (`extendedKeyUsage =
+    /// clientAuth`, CN `dockreg test client`).
+    client_pem: Vec<u8>,
+    /// Its P-256 key as PKCS#8 (`BEGIN PRIVATE KEY`) ...
+    client_key_pkcs8: Vec<u8>,
+    /// ... and as SEC1 (`BEGIN EC PRIVATE KEY`).
+    client_key_sec1: Vec<u8>,
+    /// A client certificate with the same subject and usage from another,
+    /// untrusted CA, and its key (PKCS#8).
+    rogue_pem: Vec<u8>,
+    rogue_key: Vec<u8>,
+}
+
+/// Set by the first [`start_mtls`]; [`probe_v2_tls`] presents its trusted
+/// identity from then on.
+static MTLS_PKI: OnceLock<MtlsPki> = OnceLock::new();
+
+const CLIENT_CNF: &str = "[req]
+distinguished_name = dn
+prompt = no
+[dn]
+CN = dockreg test client
+";
+
+const CLIENT_EXT: &str = "basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+";
+
+impl MtlsPki {
+    /// The trusted client certificate, then its PKCS#8 key.
+    fn identity_pem(&self) -> Vec<u8> {
+        [&self.client_pem[..], &self.client_key_pkcs8[..]].concat()
+    }
+}
+
+fn mtls_pki() -> &'static MtlsPki {
+    MTLS_PKI.get_or_init(|| {
+        let pki = pki();
+        let scratch = tempfile::Builder::new()
+            .prefix("dockreg-test-mtls-pki-")
+            .tempdir()
+            .expect("temp dir for openssl");
+        let d = scratch.path();
+        let rogue_ca_cnf = CA_CNF.replace("dockreg test CA", "dockreg untrusted test CA");
+        write_files(
+            d,
+            &[
+                ("ca.pem", &pki.ca_pem),
+                ("ca.key", &pki.ca_key),
+                ("client.cnf", CLIENT_CNF.as_bytes()),
+                ("client-ext.cnf", CLIENT_EXT.as_bytes()),
+                ("rogue-ca.cnf", rogue_ca_cnf.as_bytes()),
+            ],
+        );
+        let openssl = |args: &str| {
+            run(Command::new("openssl")
+                .current_dir(d)
+                .args(args.split_whitespace()));
+        };
+        let ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+        openssl(&format!(
+            "req -new -config client.cnf {ec} -keyout client.key -out client.csr"
+        ));
+        openssl(
+            "x509 -req -in client.csr -CA ca.pem -CAkey ca.key -set_serial 0xc11e -days 7 \
+             -extfile client-ext.cnf -out client.pem",
+        );
+        openssl("ec -in client.key -out client-sec1.key");
+        openssl(&format!(
+            "req -x509 -config rogue-ca.cnf {ec} -keyout rogue-ca.key -out rogue-ca.pem -days 7"
+        ));
+        openssl(&format!(
+            "req -new -config client.cnf {ec} -keyout rogue.key -out rogue.csr"
+        ));
+        openssl(
+            "x509 -req -in rogue.csr -CA rogue-ca.pem -CAkey rogue-ca.key -set_serial 0xbad \
+             -days 7 -extfile client-ext.cnf -out rogue.pem",
+        );
+        let read = |name: &str| std::fs::read(d.join(name)).expect("read openssl output");
+        let m = MtlsPki {
+            client_pem: read("client.pem"),
+            client_key_pkcs8: read("client.key"),
+            client_key_sec1: read("client-sec1.key"),
+            rogue_pem: read("rogue.pem"),
+            rogue_key: read("rogue.key"),
+        };
+        // The key formats the tests claim to cover.
+        assert!(m
+            .client_key_pkcs8
+            .starts_with(b"-----BEGIN PRIVATE KEY-----"));
+        assert!(m
+            .client_key_sec1
+            .starts_with(b"-----BEGIN EC PRIVATE KEY-----"));
+        m
+    })
+}
+
+/// A TLS registry that requires a client certificate signed by the harness
+/// CA (`http.tls.clientcas`, no `auth`), seeded with one image
+/// ([`MtlsRegistry::image`], `mtls/app:v1`).
+///
+/// Distribution 2.8.2 turns a non-empty `clientcas` into Go's
+/// `RequireAndVerifyClientCert`: a handshake without a client certificate,
+/// or with one that does not chain to a listed CA (or lacks the clientAuth
+/// usage), is aborted by the server with a TLS alert; no HTTP status is
+/// ever answered.
+///
+/// It derefs to [`Registry`]; the raw helpers there present no client
+/// certificate, so they do not work against it.
+pub struct MtlsRegistry {
+    pub registry: Registry,
+    image: SecureImage,
+}
+
+impl Deref for MtlsRegistry {
+    type Target = Registry;
+    fn deref(&self) -> &Registry {
+        &self.registry
+    }
+}
+
+/// The mutual-TLS registry shared by this test binary (seeded).
+pub fn shared_mtls() -> Option<&'static MtlsRegistry> {
+    static SHARED: OnceLock<Result<Option<MtlsRegistry>, String>> = OnceLock::new();
+    shared_once(&SHARED, start_mtls)
+}
+
+/// A private mutual-TLS registry (seeded), stopped when dropped. Same skip
+/// rule as the others (needs `openssl`).
+pub fn start_mtls() -> Option<MtlsRegistry> {
+    if !tools_available(&["openssl"]) {
+        return None;
+    }
+    let mtls = mtls_pki();
+    let registry = Registry::start_secured(RegistryConfig::default(), |dir| {
+        let secure = dir.join("secure");
+        let mut http_yaml = tls_yaml(&secure);
+        http_yaml.push_str(&format!(
+            "    clientcas:\n      - {}\n",
+            secure.join("ca.pem").display()
+        ));
+        Security {
+            http_yaml,
+            top_yaml: String::new(),
+            tls: true,
+            auth: false,
+        }
+    });
+    let identity = reqwest::Identity::from_pem(&mtls.identity_pem()).expect("client identity");
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .add_root_certificate(reqwest::Certificate::from_pem(&pki().ca_pem).expect("CA PEM"))
+        .identity(identity)
+        .build()
+        .expect("build reqwest client");
+    let http = Http {
+        client,
+        base: Url::parse(&registry.base_url).expect("registry base url"),
+    };
+    let image = registry.with_log("seeding the mutual-TLS registry", || {
+        block_on(|| async move { push_image(&http, "mtls/app", false).await })
+    });
+    Some(MtlsRegistry { registry, image })
+}
+
+impl MtlsRegistry {
+    /// The CA that signed the registry's certificate and the trusted client
+    /// certificate (PEM).
+    pub fn ca_pem(&self) -> &'static [u8] {
+        &pki().ca_pem
+    }
+
+    /// The trusted client certificate followed by its key as PKCS#8
+    /// (`BEGIN PRIVATE KEY`): for `client_identity_pem`.
+    pub fn identity_pem(&self) -> Vec<u8> {
+        mtls_pki().identity_pem()
+    }
+
+    /// The same certificate followed by the same key as SEC1
+    /// (`BEGIN EC PRIVATE KEY`).
+    pub fn identity_pem_sec1(&self) -> Vec<u8> {
+        let m = mtls_pki();
+        [&m.client_pem[..], &m.client_key_sec1[..]].concat()
+    }
+
+    /// A client certificate (same subject, clientAuth) signed by another CA
+    /// the registry does not list, then its PKCS#8 key.
+    pub fn untrusted_identity_pem(&self) -> Vec<u8> {
+        let m = mtls_pki();
+        [&m.rogue_pem[..], &m.rogue_key[..]].concat()
+    }
+
+    /// A client builder for `https://127.0.0.1:PORT` that trusts the CA and
+    /// presents no client certificate (add `client_identity_pem`).
+    pub fn client_builder(&self) -> dockreg::ClientBuilder {
+        dockreg::Client::builder(&self.base_url).root_certificate_pem(self.ca_pem())
+    }
+
+    /// The seeded image, `mtls/app:v1` (Docker schema 2).
+    pub fn image(&self) -> &SecureImage {
+        &self.image
+    }
+}
+
+// ---------------------------------------------------------------------------
+// An https server that redirects
+// ---------------------------------------------------------------------------
+
+/// The https redirector: Python's `http.server` in an `ssl` context, with
+/// the harness's server certificate. Argument 1 and 2: certificate and key
+/// files, 3: the base URL `/v2/down/...` redirects to. Prints its port,
+/// then `METHOD PATH` per request; exits when its stdin closes.
+const REDIRECTOR_PY: &str = r#"
+import http.server, os, ssl, sys, threading
+
+cert, key, target = sys.argv[1:4]
+
+def quit_when_stdin_closes():
+    sys.stdin.buffer.read()
+    os._exit(0)
+
+threading.Thread(target=quit_when_stdin_closes, daemon=True).start()
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def reply(self, status, body=b"", location=None):
+        self.send_response(status)
+        self.send_header("Docker-Distribution-API-Version", "registry/2.0")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        if location is not None:
+            self.send_header("Location", location)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        print("GET " + self.path, flush=True)
+        path = self.path.split("?")[0]
+        if path == "/v2/":
+            self.reply(200, b"{}")
+        elif path.startswith("/v2/down/"):
+            self.reply(302, location=target + self.path)
+        elif path.startswith("/v2/up/"):
+            self.reply(302, location=self.path.replace("/v2/up/", "/v2/landed/", 1))
+        elif path == "/v2/landed/tags/list":
+            self.reply(200, b'{"name":"landed","tags":["followed"]}')
+        else:
+            self.reply(404, b'{"errors":[{"code":"NAME_UNKNOWN","message":"unknown","detail":null}]}')
+
+    def do_POST(self):
+        print("POST " + self.path, flush=True)
+        if self.path.startswith("/v2/down/blobs/uploads/"):
+            self.reply(202, location=target + "/v2/down/blobs/uploads/session")
+        else:
+            self.reply(404)
+
+    def log_message(self, format, *args):
+        pass
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server.daemon_threads = True
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(cert, key)
+server.socket = context.wrap_socket(server.socket, server_side=True)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+
+/// A tiny https "registry" on `https://127.0.0.1:PORT` (certificate from the
+/// harness CA, [`HttpsRedirector::ca_pem`]) that answers:
+///
+/// * `GET /v2/`: 200 `{}`;
+/// * `GET /v2/down/...`: 302 to the same path and query under the plain
+///   base URL it was started with (a downgrade to http);
+/// * `GET /v2/up/...`: 302 to `/v2/landed/...` on itself (https to https);
+/// * `GET /v2/landed/tags/list`: 200, tags `["followed"]`;
+/// * `POST /v2/down/blobs/uploads/`: 202 with an upload `Location` under
+///   the plain base URL;
+/// * anything else: 404.
+///
+/// It records every request (method and path). Stopped when dropped.
+pub struct HttpsRedirector {
+    /// `https://127.0.0.1:PORT`.
+    pub base_url: String,
+    child: std::process::Child,
+    seen: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<String>>,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts an [`HttpsRedirector`] whose `/v2/down/...` redirects to
+/// `plain_base` (`http://127.0.0.1:PORT`). Needs `openssl` and `python3`
+/// (the usual skip rule; no registry needed).
+pub fn start_https_redirector(plain_base: &str) -> Option<HttpsRedirector> {
+    if !programs_available(&["openssl", "python3"]) {
+        return None;
+    }
+    let pki = pki();
+    let dir = tempfile::Builder::new()
+        .prefix("dockreg-test-redirector-")
+        .tempdir()
+        .expect("temp dir for the redirector");
+    write_files(
+        dir.path(),
+        &[
+            ("server.pem", &pki.server_pem),
+            ("server.key", &pki.server_key),
+        ],
+    );
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(REDIRECTOR_PY)
+        .arg(dir.path().join("server.pem"))
+        .arg(dir.path().join("server.key"))
+        .arg(plain_base.trim_end_matches('/'))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn python3");
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let mut err_pipe = child.stderr.take().expect("stderr pipe");
+    let err_log = stderr.clone();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = err_pipe.read_to_string(&mut text);
+        lock(&err_log).push_str(&text);
+    });
+    let mut out = BufReader::new(child.stdout.take().expect("stdout pipe"));
+    let mut first = String::new();
+    let _ = out.read_line(&mut first);
+    let Ok(port) = first.trim().parse::<u16>() else {
+        let _ = child.kill();
+        let _ = child.wait();
+        std::thread::sleep(Duration::from_millis(100));
+        panic!(
+            "the https redirector did not start (said {first:?}):\n{}",
+            lock(&stderr)
+        );
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for line in out.lines() {
+            let Ok(line) = line else { break };
+            if line.starts_with("GET ") || line.starts_with("POST ") {
+                lock(&log).push(line);
+            }
+        }
+    });
+    Some(HttpsRedirector {
+        base_url: format!("https://127.0.0.1:{port}"),
+        child,
+        seen,
+        stderr,
+        _dir: dir,
+    })
+}
+
+impl HttpsRedirector {
+    /// The CA that signed its certificate (PEM).
+    pub fn ca_pem(&self) -> &'static [u8] {
+        &pki().ca_pem
+    }
+
+    /// The requests answered so far, as `METHOD PATH?QUERY`.
+    pub fn requests(&self) -> Vec<String> {
+        lock(&self.seen).clone()
+    }
+
+    /// Whether the request `METHOD PATH?QUERY` arrived; waits up to a
+    /// second for the log line of a request already answered.
+    pub fn saw(&self, request: &str) -> bool {
+        let deadline = std::time::Instant::now() + Duration::from_secs(1);
+        loop {
+            if lock(&self.seen).iter().any(|r| r == request) {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// What it wrote to stderr (Python tracebacks) so far.
+    pub fn stderr(&self) -> String {
+        lock(&self.stderr).clone()
+    }
+}
+
+impl Drop for HttpsRedirector {
+    fn drop(&mut self) {
+        // Closing stdin makes it exit; kill it if it does not.
+        drop(self.child.stdin.take());
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Entry points for test files: `registry/mod.rs` does not re-export
+/// [`shared_mtls`], [`start_mtls`] or [`start_https_redirector`] (it is
+/// outside this file), so they are reached through this exported type.
+impl HtpasswdRegistry {
+    /// [`shared_mtls`].
+    pub fn shared_mtls() -> Option<&'static MtlsRegistry> {
+        shared_mtls()
+    }
+
+    /// [`start_mtls`].
+    pub fn start_mtls() -> Option<MtlsRegistry> {
+        start_mtls()
+    }
+
+    /// [`start_https_redirector`].
+    pub fn start_https_redirector(plain_base: &str) -> Option<HttpsRedirector> {
+        start_https_redirector(plain_base)
     }
 }
 
