@@ -62,7 +62,7 @@ use bytes::Bytes;
 use dockreg::api::{CopyOptions, Platforms};
 use dockreg::layout::OciLayout;
 use dockreg::models::Platform;
-use dockreg::{Client, Digest, RepositoryName, Tag, TagOrDigest};
+use dockreg::{Client, Digest, RepositoryName, TagOrDigest};
 use futures::{StreamExt, TryStreamExt};
 use registry::{media, Registry, RegistryConfig};
 use sha2::Digest as _;
@@ -1253,64 +1253,14 @@ impl Bench<'_> {
 // (b) tag report
 // ===========================================================================
 
-struct ReportRow {
-    tag: String,
-    digest: String,
-    created: Option<String>,
-    created_at: Option<std::time::SystemTime>,
-}
-
-/// One tag as examples/report.rs does it: manifest, the platform's manifest
-/// for an index, config.
-async fn report_row(
-    client: &Client,
-    name: &RepositoryName,
-    tag: String,
-    platform: &Platform,
-) -> dockreg::Result<ReportRow> {
-    let target = TagOrDigest::Tag(tag.parse::<Tag>()?);
-    let manifest = client.manifest(name, &target).await?;
-    let digest = manifest.digest()?;
-    let image = if manifest.is_index() {
-        let entry = manifest
-            .select_platform(platform)
-            .or_else(|| manifest.manifests().first())
-            .ok_or_else(|| dockreg::Error::NoMatchingPlatform {
-                what: format!("{name}:{tag}"),
-                platform: platform.to_string(),
-                available: String::new(),
-            })?;
-        client
-            .manifest(name, &TagOrDigest::Digest(entry.digest.clone()))
-            .await?
-    } else {
-        manifest
-    };
-    let config = client.image_config(name, &image).await?;
-    Ok(ReportRow {
-        tag,
-        digest: digest.to_string(),
-        created_at: config.created_at(),
-        created: config.created,
-    })
-}
-
 /// The report of examples/report.rs: every tag, 16 at once, sorted by
 /// created then tag.
-async fn dockreg_report(client: &Client, name: &RepositoryName) -> dockreg::Result<Vec<ReportRow>> {
+async fn dockreg_report(
+    client: &Client,
+    name: &RepositoryName,
+) -> dockreg::Result<Vec<dockreg::api::TagInfo>> {
     let platform = Platform::new("linux", "amd64");
-    let mut rows: Vec<ReportRow> = client
-        .tags(name)
-        .map_ok(|tag| report_row(client, name, tag, &platform))
-        .try_buffer_unordered(REPORT_CONCURRENCY)
-        .try_collect()
-        .await?;
-    rows.sort_by(|a, b| {
-        a.created_at
-            .cmp(&b.created_at)
-            .then_with(|| a.tag.cmp(&b.tag))
-    });
-    Ok(rows)
+    client.tag_report(name, &platform, REPORT_CONCURRENCY).await
 }
 
 impl Bench<'_> {
@@ -1351,7 +1301,7 @@ impl Bench<'_> {
             let got: Vec<(String, String, String)> = got
                 .expect("dockreg report")
                 .into_iter()
-                .map(|r| (r.created.unwrap_or_default(), r.tag, r.digest))
+                .map(|r| (r.created.unwrap_or_default(), r.tag, r.digest.to_string()))
                 .collect();
             assert_eq!(got, expected, "dockreg report differs from the seeded tags");
             s

@@ -9,62 +9,15 @@
 mod common;
 
 use std::process::ExitCode;
-use std::time::SystemTime;
 
 use common::Cli;
 use dockreg::models::Platform;
-use dockreg::{Client, RepositoryName, Tag, TagOrDigest};
-use futures::TryStreamExt;
 
 const USAGE: &str =
     "usage: report HOST[:PORT]/NAME [--concurrency N] [--platform OS/ARCH[/VARIANT]] [--json]
   --concurrency N  tags fetched at once (default 16)
   --platform P     for multi-platform tags, whose config gives the date (default linux/amd64)
 plain output: one line per tag, `TAG DIGEST CREATED`, oldest first";
-
-struct Row {
-    tag: String,
-    digest: String,
-    media_type: String,
-    created: Option<String>,
-    created_at: Option<SystemTime>,
-    platform: String,
-}
-
-async fn row(
-    client: &Client,
-    name: &RepositoryName,
-    tag: String,
-    platform: &Platform,
-) -> dockreg::Result<Row> {
-    let target = TagOrDigest::Tag(tag.parse::<Tag>()?);
-    let manifest = client.manifest(name, &target).await?;
-    let digest = manifest.digest()?;
-    let image = if manifest.is_index() {
-        let entry = manifest
-            .select_platform(platform)
-            .or_else(|| manifest.manifests().first())
-            .ok_or_else(|| dockreg::Error::NoMatchingPlatform {
-                what: format!("{name}:{tag}"),
-                platform: platform.to_string(),
-                available: String::new(),
-            })?;
-        client
-            .manifest(name, &TagOrDigest::Digest(entry.digest.clone()))
-            .await?
-    } else {
-        manifest.clone()
-    };
-    let config = client.image_config(name, &image).await?;
-    Ok(Row {
-        tag,
-        digest: digest.to_string(),
-        media_type: manifest.media_type().to_owned(),
-        created_at: config.created_at(),
-        created: config.created.clone(),
-        platform: format!("{}/{}", config.os, config.architecture),
-    })
-}
 
 fn main() -> ExitCode {
     let cli = Cli::parse(USAGE, &["--concurrency", "--platform"], &[]);
@@ -76,26 +29,17 @@ fn main() -> ExitCode {
     let platform: Platform = cli.parsed("--platform", Platform::new("linux", "amd64"));
     common::run(async move {
         let client = cli.client(reference.registry())?;
-        let name = reference.repository();
-        let mut rows: Vec<Row> = client
-            .tags(name)
-            .map_ok(|tag| row(&client, name, tag, &platform))
-            .try_buffer_unordered(concurrency)
-            .try_collect()
+        let rows = client
+            .tag_report(reference.repository(), &platform, concurrency)
             .await?;
-        rows.sort_by(|a, b| {
-            a.created_at
-                .cmp(&b.created_at)
-                .then_with(|| a.tag.cmp(&b.tag))
-        });
         for r in rows {
             if cli.json() {
                 common::print_json(&serde_json::json!({
                     "tag": r.tag,
-                    "digest": r.digest,
+                    "digest": r.digest.to_string(),
                     "created": r.created,
                     "media_type": r.media_type,
-                    "platform": r.platform,
+                    "platform": r.platform.map(|p| p.to_string()),
                 }));
             } else {
                 println!(

@@ -400,3 +400,54 @@ async fn unknown_tags_and_repositories_are_not_found() {
         assert!(err.is_not_found(), "{err:?}");
     }
 }
+
+#[tokio::test]
+async fn tag_report_lists_every_tag_oldest_first() {
+    let Some(reg) = registry::shared() else {
+        return;
+    };
+    let seeded = reg.seed_report_repo("report/app", 30);
+    let client = reg.client();
+    let platform = dockreg::models::Platform::new("linux", "amd64");
+    let rows = client
+        .tag_report(&name(&seeded.repo), &platform, 8)
+        .await
+        .unwrap();
+    let mut expected: Vec<(String, String, String)> = seeded
+        .entries
+        .iter()
+        .map(|e| (e.created.clone(), e.tag.clone(), e.manifest_digest.clone()))
+        .collect();
+    expected.sort();
+    let got: Vec<(String, String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.created.clone().unwrap(),
+                r.tag.clone(),
+                r.digest.to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(got, expected);
+    assert!(rows
+        .iter()
+        .all(|r| r.media_type == media_type::DOCKER_MANIFEST_V2));
+    assert!(rows
+        .iter()
+        .all(|r| r.platform.as_ref().map(ToString::to_string).as_deref() == Some("linux/amd64")));
+
+    // A multi-platform tag: the index digest, the chosen platform's date.
+    let images = reg.seed_skopeo_images();
+    let multi = client
+        .tag_info(
+            &name(&images.multi.name),
+            &images.multi.tag.parse().unwrap(),
+            &"linux/arm64/v8".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(multi.digest, digest(&images.multi.index_digest));
+    assert_eq!(multi.media_type, media_type::OCI_INDEX);
+    assert_eq!(multi.platform.unwrap().architecture, "arm64");
+}

@@ -9,6 +9,7 @@
 //! | uploads | [`Client::push_blob`](crate::Client::push_blob), [`Client::push_blob_stream`](crate::Client::push_blob_stream), [`Client::start_upload`](crate::Client::start_upload), [`Client::mount_blob`](crate::Client::mount_blob) |
 //! | delete | [`Client::delete_tag`](crate::Client::delete_tag), [`Client::delete_manifest`](crate::Client::delete_manifest), [`Client::delete_blob`](crate::Client::delete_blob), [`Client::tags_with_digest`](crate::Client::tags_with_digest) |
 //! | copy | [`Client::copy_image`](crate::Client::copy_image), [`Client::put_manifest`](crate::Client::put_manifest) |
+//! | report | [`Client::tag_report`](crate::Client::tag_report), [`Client::tag_info`](crate::Client::tag_info) |
 //! | blobs | [`Client::blob_stream`](crate::Client::blob_stream), [`Client::download_blob`](crate::Client::download_blob), [`Client::blob_size`](crate::Client::blob_size), [`Client::blob_exists`](crate::Client::blob_exists), [`Client::blob_bytes`](crate::Client::blob_bytes) |
 
 mod base;
@@ -16,6 +17,7 @@ mod blobs;
 mod catalog;
 pub(crate) mod copy;
 mod manifests;
+mod report;
 mod tags;
 mod uploads;
 
@@ -48,4 +50,5 @@ impl Client {
 }
 pub use blobs::BlobStream;
 pub use copy::{CopyOptions, CopyReport, Platforms};
+pub use report::TagInfo;
 pub use uploads::{BlobUpload, PushOutcome, DEFAULT_CHUNK_SIZE};
