@@ -2,9 +2,9 @@
 //! them: basic auth over TLS and token auth, with credentials from flags, from
 //! the environment and from a Docker config with a credential helper.
 //!
-//! The example binaries are built by `cargo test --all-targets` (what
-//! scripts/test runs); run alone without them, these tests say so and skip,
-//! except under `CI=true`, where that fails.
+//! The example binaries are built by `cargo build --examples` (scripts/test
+//! runs it first); without them these tests say so and skip, except under
+//! `CI=true`, where that fails.
 
 mod registry;
 
@@ -21,11 +21,11 @@ fn example(name: &str) -> Option<PathBuf> {
     }
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!(
-            "example {name} is not built at {}: run cargo test --all-targets",
+            "example {name} is not built at {}: run cargo build --examples first (scripts/test does)",
             path.display()
         );
     }
-    eprintln!("SKIPPED: example {name} not built (run cargo test --all-targets)");
+    eprintln!("SKIPPED: example {name} not built (run cargo build --examples)");
     None
 }
 
