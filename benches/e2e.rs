@@ -103,7 +103,8 @@ fn main() -> ExitCode {
     machine_facts(&mut facts, &cfg);
     eprint!("{facts}");
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    // The runtime the examples use (current-thread).
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
@@ -1032,7 +1033,7 @@ fn child_main(job: &str) -> ExitCode {
         var("E2E_CHILD_OUT"),
     );
     // The runtime the examples use.
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
