@@ -3,6 +3,7 @@
 
 use futures::{StreamExt, TryStreamExt};
 
+use crate::api::manifests::platform_entry;
 use crate::api::uploads::{PushOutcome, DEFAULT_CHUNK_SIZE};
 use crate::client::Client;
 use crate::digest::Digest;
@@ -178,15 +179,7 @@ impl Client {
         }
         match platforms {
             Platforms::One(platform) => {
-                let entry = top.select_platform(platform).ok_or_else(|| {
-                    let available: Vec<String> =
-                        top.platforms().iter().map(ToString::to_string).collect();
-                    Error::NoMatchingPlatform {
-                        what: format!("{name}:{reference}"),
-                        platform: platform.to_string(),
-                        available: available.join(", "),
-                    }
-                })?;
+                let entry = platform_entry(&top, platform, || format!("{name}:{reference}"))?;
                 let chosen = self
                     .manifest(name, &TagOrDigest::Digest(entry.digest.clone()))
                     .await?;

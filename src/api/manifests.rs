@@ -10,6 +10,24 @@ use crate::reference::{RepositoryName, TagOrDigest};
 use crate::transport::{content_digest, content_type};
 use crate::Result;
 
+/// The entry of an index that matches `platform`, or
+/// [`Error::NoMatchingPlatform`] listing what the index offers (`what`
+/// names the index).
+pub(crate) fn platform_entry<'m>(
+    index: &'m Manifest,
+    platform: &Platform,
+    what: impl FnOnce() -> String,
+) -> Result<&'m crate::models::Descriptor> {
+    index.select_platform(platform).ok_or_else(|| {
+        let available: Vec<String> = index.platforms().iter().map(ToString::to_string).collect();
+        Error::NoMatchingPlatform {
+            what: what(),
+            platform: platform.to_string(),
+            available: available.join(", "),
+        }
+    })
+}
+
 /// Checks a manifest against the digest it was fetched by and the one the
 /// registry announced, each with its own algorithm.
 fn verify(manifest: &Manifest, expected: [Option<&Digest>; 2], what: &str) -> Result<()> {
@@ -230,18 +248,7 @@ impl Client {
         if !manifest.is_index() {
             return Ok(manifest);
         }
-        let Some(entry) = manifest.select_platform(platform) else {
-            let available: Vec<String> = manifest
-                .platforms()
-                .iter()
-                .map(ToString::to_string)
-                .collect();
-            return Err(Error::NoMatchingPlatform {
-                what: format!("{name}:{reference}"),
-                platform: platform.to_string(),
-                available: available.join(", "),
-            });
-        };
+        let entry = platform_entry(&manifest, platform, || format!("{name}:{reference}"))?;
         let digest = TagOrDigest::Digest(entry.digest.clone());
         self.manifest(name, &digest).await
     }
