@@ -295,57 +295,18 @@ enum Engine {
 /// memory stays flat.
 const BACKGROUND_QUEUE: usize = 16;
 
-/// A hasher fed through a bounded channel by its own thread, so that hashing
-/// (the most expensive step of a verified download) overlaps with receiving
-/// and writing.
-struct BackgroundHasher {
-    tx: Option<std::sync::mpsc::SyncSender<Bytes>>,
-    handle: Option<std::thread::JoinHandle<Digest>>,
-}
+/// A hasher on a thread of its own, so that hashing (the most expensive step
+/// of a verified download) overlaps with receiving and writing.
+type BackgroundHasher = crate::transport::ChunkWorker<Digest>;
 
-impl fmt::Debug for BackgroundHasher {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("BackgroundHasher")
-    }
-}
-
-impl BackgroundHasher {
-    fn spawn(algorithm: Algorithm) -> std::io::Result<BackgroundHasher> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Bytes>(BACKGROUND_QUEUE);
-        let handle = std::thread::Builder::new()
-            .name("dockreg-hash".into())
-            .spawn(move || {
-                let mut hasher = Hasher::new(algorithm);
-                for chunk in rx {
-                    hasher.update(&chunk);
-                }
-                hasher.finish()
-            })?;
-        Ok(BackgroundHasher {
-            tx: Some(tx),
-            handle: Some(handle),
-        })
-    }
-
-    fn update(&mut self, chunk: Bytes) {
-        if let Some(tx) = &self.tx {
-            // The thread only ends when the sender is dropped, so a send can
-            // fail only if it panicked; finish() then reports it.
-            let _ = tx.send(chunk);
+fn spawn_hasher(algorithm: Algorithm) -> std::io::Result<BackgroundHasher> {
+    BackgroundHasher::spawn("dockreg-hash", BACKGROUND_QUEUE, move |chunks| {
+        let mut hasher = Hasher::new(algorithm);
+        for chunk in chunks {
+            hasher.update(&chunk);
         }
-    }
-
-    fn finish(mut self) -> Option<Digest> {
-        drop(self.tx.take());
-        self.handle.take()?.join().ok()
-    }
-}
-
-impl Drop for BackgroundHasher {
-    fn drop(&mut self) {
-        // Dropping the sender ends the thread; it is not waited for.
-        drop(self.tx.take());
-    }
+        hasher.finish()
+    })
 }
 
 impl Verifier {
@@ -366,7 +327,7 @@ impl Verifier {
     /// no thread can be started.
     pub fn in_background(mut self) -> Verifier {
         if matches!(self.engine, Engine::Inline(_)) && self.seen == 0 {
-            if let Ok(bg) = BackgroundHasher::spawn(self.expected.algorithm()) {
+            if let Ok(bg) = spawn_hasher(self.expected.algorithm()) {
                 self.engine = Engine::Background(bg);
             }
         }
@@ -392,7 +353,10 @@ impl Verifier {
         self.count(bytes.len())?;
         match &mut self.engine {
             Engine::Inline(h) => h.update(bytes),
-            Engine::Background(bg) => bg.update(Bytes::copy_from_slice(bytes)),
+            Engine::Background(bg) => {
+                // A failed send means the thread panicked: finish() reports it.
+                bg.send(Bytes::copy_from_slice(bytes));
+            }
         }
         Ok(())
     }
@@ -403,7 +367,9 @@ impl Verifier {
         self.count(bytes.len())?;
         match &mut self.engine {
             Engine::Inline(h) => h.update(bytes),
-            Engine::Background(bg) => bg.update(bytes.clone()),
+            Engine::Background(bg) => {
+                bg.send(bytes.clone());
+            }
         }
         Ok(())
     }

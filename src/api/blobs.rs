@@ -16,7 +16,7 @@ use crate::client::{redact, Client, Request};
 use crate::digest::{Digest, Verifier, VerifyingStream};
 use crate::error::Error;
 use crate::reference::RepositoryName;
-use crate::transport::{content_length, resuming_body};
+use crate::transport::{content_length, resuming_body, ChunkWorker};
 use crate::Result;
 
 /// A blob's bytes as they arrive, hashed on the way.
@@ -146,15 +146,17 @@ impl Client {
             path: temp.path.clone(),
             source,
         };
-        let mut out = FileWriter::spawn(temp.open().map_err(io_err)?, self.sync_downloads())
-            .map_err(io_err)?;
+        let mut out =
+            spawn_writer(temp.open().map_err(io_err)?, self.sync_downloads()).map_err(io_err)?;
         while let Some(chunk) = stream.next().await {
-            if out.write(chunk?).is_err() {
+            if !out.send(chunk?) {
                 break; // the writer failed: finish() says why
             }
             progress(stream.bytes_read(), total);
         }
-        out.finish().map_err(io_err)?;
+        out.finish()
+            .unwrap_or_else(|| Err(std::io::Error::other("the writer thread failed")))
+            .map_err(io_err)?;
         let written = stream.bytes_read();
         temp.persist(path).await?;
         Ok(written)
@@ -236,56 +238,21 @@ const WRITE_QUEUE: usize = 16;
 /// Writes a download's chunks to its file on a thread of its own: no copy
 /// into intermediate buffers, and the writes overlap with receiving and
 /// hashing.
-struct FileWriter {
-    tx: Option<std::sync::mpsc::SyncSender<Bytes>>,
-    handle: Option<std::thread::JoinHandle<std::io::Result<()>>>,
-}
-
-impl FileWriter {
-    fn spawn(file: std::fs::File, sync: bool) -> std::io::Result<FileWriter> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Bytes>(WRITE_QUEUE);
-        let handle = std::thread::Builder::new()
-            .name("dockreg-write".into())
-            .spawn(move || {
-                use std::io::Write;
-                let mut file = file;
-                for chunk in rx {
-                    file.write_all(&chunk)?;
-                }
-                if sync {
-                    file.sync_data()?;
-                }
-                Ok(())
-            })?;
-        Ok(FileWriter {
-            tx: Some(tx),
-            handle: Some(handle),
-        })
-    }
-
-    /// Queues a chunk; an error means the writer stopped (see `finish`).
-    fn write(&mut self, chunk: Bytes) -> std::result::Result<(), ()> {
-        match &self.tx {
-            Some(tx) => tx.send(chunk).map_err(drop),
-            None => Err(()),
+fn spawn_writer(
+    file: std::fs::File,
+    sync: bool,
+) -> std::io::Result<ChunkWorker<std::io::Result<()>>> {
+    ChunkWorker::spawn("dockreg-write", WRITE_QUEUE, move |chunks| {
+        use std::io::Write;
+        let mut file = file;
+        for chunk in chunks {
+            file.write_all(&chunk)?;
         }
-    }
-
-    /// Waits for every queued chunk to be written (and synced, if asked).
-    fn finish(mut self) -> std::io::Result<()> {
-        drop(self.tx.take());
-        match self.handle.take().map(std::thread::JoinHandle::join) {
-            Some(Ok(result)) => result,
-            _ => Err(std::io::Error::other("the writer thread failed")),
+        if sync {
+            file.sync_data()?;
         }
-    }
-}
-
-impl Drop for FileWriter {
-    fn drop(&mut self) {
-        // A dropped download: closing the channel ends the thread.
-        drop(self.tx.take());
-    }
+        Ok(())
+    })
 }
 
 /// A temporary file beside a destination, removed on drop unless persisted.

@@ -7,6 +7,7 @@ mod link;
 mod pagination;
 mod resume;
 mod retry;
+mod worker;
 
 pub(crate) use body::read_limited;
 pub use body::Limits;
@@ -17,3 +18,4 @@ pub use pagination::{Page, Paginated, REGISTRY_MAX_PAGE_SIZE};
 pub(crate) use resume::resuming_body;
 pub use retry::RetryConfig;
 pub(crate) use retry::{retry_after, retryable_error, retryable_status};
+pub(crate) use worker::ChunkWorker;
