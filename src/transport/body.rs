@@ -25,6 +25,24 @@ pub struct Limits {
     /// How much of an error body is read, in bytes (default 64 KiB); the rest
     /// is dropped.
     pub error_body: u64,
+    /// Most pages one catalog or tag listing may follow (default 10,000); a
+    /// longer chain of `Link` headers ends in [`Error::TooLarge`].
+    pub pages: u64,
+    /// Most entries one catalog or tag listing may yield (default 10,000,000).
+    pub entries: u64,
+    /// Most child manifests an index or manifest list may name before it is
+    /// refused (default 4,096; real indexes name a handful of platforms).
+    pub index_children: u64,
+    /// Most layers an image manifest may name before it is refused (default
+    /// 4,096; Docker itself stops at 127).
+    pub layers: u64,
+    /// Largest blob downloaded when no size is known beforehand, from a
+    /// descriptor or a HEAD (default 64 GiB).
+    pub unsized_blob: u64,
+    /// Largest `OCI-Chunk-Min-Length` an upload honours (default 256 MiB); a
+    /// registry that demands more chunks fails the push with a typed error
+    /// instead of sizing a buffer by the registry's word.
+    pub chunk_min: u64,
 }
 
 impl Default for Limits {
@@ -34,6 +52,12 @@ impl Default for Limits {
             page: 32 << 20,
             config: 16 << 20,
             error_body: 64 << 10,
+            pages: 10_000,
+            entries: 10_000_000,
+            index_children: 4096,
+            layers: 4096,
+            unsized_blob: 64 << 30,
+            chunk_min: 256 << 20,
         }
     }
 }
