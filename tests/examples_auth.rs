@@ -10,24 +10,9 @@ mod registry;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
-/// The built example `name`, beside this test binary's directory.
-fn example(name: &str) -> Option<PathBuf> {
-    let exe = std::env::current_exe().expect("test binary path");
-    let path = exe.parent()?.parent()?.join("examples").join(name);
-    if path.is_file() {
-        return Some(path);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "example {name} is not built at {}: run cargo build --examples first (scripts/test does)",
-            path.display()
-        );
-    }
-    eprintln!("SKIPPED: example {name} not built (run cargo build --examples)");
-    None
-}
+use registry::example;
+use std::process::{Command, Output, Stdio};
 
 /// A Docker config directory: empty, or naming a credential helper for `host`.
 fn docker_config(dir: &Path, helper_for: Option<&str>) -> PathBuf {

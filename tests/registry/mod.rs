@@ -16,8 +16,9 @@
 //!
 //! * [`shared`] gives one registry per test binary (default config: delete
 //!   and schema1 enabled); [`start`] gives a private one with its own config.
-//!   Both return `None` (after a loud `SKIPPED` line on stderr) when
-//!   `docker-registry` is not installed, and panic instead under `CI=true`.
+//!   When `docker-registry` is not installed the test fails, naming the
+//!   package to install: a test that cannot run never passes
+//!   ([`require_programs`]; scripts/test installs everything).
 //! * The `seed_*` methods are idempotent per registry and per arguments:
 //!   parallel tests in one binary that ask for the same fixture seed it once
 //!   and all get the same description back. Different fixtures live in
@@ -32,7 +33,7 @@
 //! * Secured registries (htpasswd over TLS, bearer tokens from an in-process
 //!   token server) live in [`secure`]: see `shared_htpasswd` and
 //!   `shared_token` there. They need `openssl` (and `htpasswd`) too, under
-//!   the same skip rule.
+//!   the same rule.
 //!
 //! Facts about distribution 2.8.2 that the client must cope with are written
 //! down in `tests/harness.rs` (its token and htpasswd auth: `tests/auth.rs`),
@@ -73,7 +74,6 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -203,33 +203,61 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
         })
 }
 
-/// Whether `docker-registry` is installed; applies the skip rule when not:
-/// panics under `CI=true`, otherwise prints a loud skip line (once per test
-/// binary, straight to stderr so that libtest's capture does not hide it).
+/// The rule for tests whose tools are missing: they fail, naming what to
+/// install, and never pass without running (scripts/test installs every
+/// tool from Debian's packages). Panics listing the missing `programs`.
+pub fn require_programs(programs: &[&str]) {
+    let missing: Vec<&str> = programs
+        .iter()
+        .copied()
+        .filter(|t| find_program(t).is_none())
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let packages: Vec<&str> = missing
+        .iter()
+        .map(|t| match *t {
+            "htpasswd" => "apache2-utils",
+            other => other,
+        })
+        .collect();
+    panic!(
+        "this test needs {} and cannot run without it: run scripts/test, which installs \
+         what is missing, or apt-get install {}",
+        missing.join(", "),
+        packages.join(" ")
+    );
+}
+
+/// The built example `name` (`target/debug/examples/NAME`, beside this test
+/// binary's directory). `cargo build --examples` builds them (scripts/test
+/// runs it before the tests); a missing one fails the test. Never `None`.
+pub fn example(name: &str) -> Option<PathBuf> {
+    let exe = std::env::current_exe().expect("test binary path");
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binary in target/PROFILE/deps")
+        .join("examples")
+        .join(name);
+    assert!(
+        path.is_file(),
+        "example {name} is not built at {}: run cargo build --examples first (scripts/test does)",
+        path.display()
+    );
+    Some(path)
+}
+
+/// `docker-registry` is installed, or the test fails ([`require_programs`]).
 fn registry_available() -> bool {
-    if find_program("docker-registry").is_some() {
-        return true;
-    }
-    if under_ci() {
-        panic!(
-            "docker-registry is required under CI=true; install the Debian package \
-             docker-registry (scripts/test does it)"
-        );
-    }
-    static WARNED: AtomicBool = AtomicBool::new(false);
-    if !WARNED.swap(true, Ordering::SeqCst) {
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "\n*** SKIPPED: docker-registry not installed; run scripts/test to install it \
-             (integration tests in this binary that need a registry pass without running) ***\n"
-        );
-    }
-    false
+    require_programs(&["docker-registry"]);
+    true
 }
 
 /// The registry shared by all tests of this test binary, started on first use
-/// with [`RegistryConfig::default`]. `None` when `docker-registry` is missing
-/// (outside CI).
+/// with [`RegistryConfig::default`]. Never `None`: without `docker-registry`
+/// the test fails ([`require_programs`]).
 ///
 /// If it cannot be started, the first test panics with the reason and every
 /// later one panics at once with the same reason (no new attempts).
@@ -255,7 +283,7 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// A private registry with its own configuration, stopped when dropped.
-/// `None` when `docker-registry` is missing (outside CI).
+/// Never `None`: without `docker-registry` the test fails.
 pub fn start(cfg: RegistryConfig) -> Option<Registry> {
     if !registry_available() {
         return None;

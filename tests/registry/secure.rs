@@ -15,9 +15,8 @@
 //!   `openssl` CLI (in a scratch dir removed at once) and written into each
 //!   registry's temp dir.
 //!
-//! Same skip rule as the plain harness: without `docker-registry`,
-//! `openssl` or (for htpasswd) `htpasswd`, `None` after a loud `SKIPPED`
-//! line; under `CI=true`, a panic.
+//! Same rule as the plain harness: without `docker-registry`, `openssl` or
+//! (for htpasswd) `htpasswd`, the test fails naming what to install.
 //!
 //! Token server ACL (a denied scope is granted with empty actions, never an
 //! error, as the token spec says):
@@ -45,8 +44,8 @@ use serde_json::{json, Value};
 
 use super::http::{block_on, Http};
 use super::{
-    find_program, lock, media, panic_message, registry_available, rfc3339, tiny_layer, under_ci,
-    Registry, RegistryConfig, Security,
+    find_program, lock, media, panic_message, registry_available, rfc3339, tiny_layer, Registry,
+    RegistryConfig, Security,
 };
 
 /// The `service` of the token registry (the tokens' audience).
@@ -67,38 +66,16 @@ const IMAGE_CREATED: &str = "2024-03-04T05:06:07Z";
 // Tools and key material
 // ---------------------------------------------------------------------------
 
-/// The skip rule of the harness, extended to `tools` (besides the registry).
+/// The harness's rule for missing tools, extended to `tools` (besides the registry).
 fn tools_available(tools: &[&str]) -> bool {
     registry_available() && programs_available(tools)
 }
 
-/// The skip rule for `tools` alone (for helpers that need no registry).
+/// The rule for `tools` alone (for helpers that need no registry): a
+/// missing tool fails the test.
 fn programs_available(tools: &[&str]) -> bool {
-    let missing: Vec<&str> = tools
-        .iter()
-        .copied()
-        .filter(|t| find_program(t).is_none())
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    if under_ci() {
-        panic!(
-            "{} required under CI=true for the secured registries; scripts/test installs \
-             them (htpasswd comes with the Debian package apache2-utils)",
-            missing.join(", ")
-        );
-    }
-    static WARNED: AtomicBool = AtomicBool::new(false);
-    if !WARNED.swap(true, Ordering::SeqCst) {
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "\n*** SKIPPED: {} not installed; run scripts/test to install \
-             (tests of secured registries pass without running) ***\n",
-            missing.join(", ")
-        );
-    }
-    false
+    super::require_programs(tools);
+    true
 }
 
 /// Runs a command, panics with its output when it fails; returns stdout.
@@ -835,7 +812,7 @@ pub struct HttpsRedirector {
 
 /// Starts an [`HttpsRedirector`] whose `/v2/down/...` redirects to
 /// `plain_base` (`http://127.0.0.1:PORT`). Needs `openssl` and `python3`
-/// (the usual skip rule; no registry needed).
+/// (the usual rule for missing tools; no registry needed).
 pub fn start_https_redirector(plain_base: &str) -> Option<HttpsRedirector> {
     if !programs_available(&["openssl", "python3"]) {
         return None;
