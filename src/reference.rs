@@ -445,8 +445,12 @@ impl<'de> Deserialize<'de> for TagOrDigest {
 ///
 /// * `@digest` is split off first;
 /// * the first `/`-separated component is the registry host when it contains a
-///   `.` or a `:`, is exactly `localhost`, or is a bracketed IPv6 literal
-///   (`[::1]:5000`); otherwise the registry is `docker.io`;
+///   `.` or a `:`, is exactly `localhost`, holds an upper-case letter (an
+///   intranet host without a dot: `LOCALDOMAIN/debian`), or is a bracketed
+///   IPv6 literal (`[::1]:5000`); otherwise the registry is `docker.io`;
+/// * a pasted digest alone (`sha256:<hex>`, or 64 hex digits) is refused
+///   with a hint to write `NAME@sha256:<hex>`, rather than read as the
+///   Docker Hub tag `library/sha256:<hex>`;
 /// * a `:tag` can only follow the last `/` (so `foo:5000` is the repository
 ///   `foo` with tag `5000`, while `foo:5000/bar` is `bar` on host `foo:5000`);
 /// * on Docker Hub a one-component name is an official image
@@ -485,7 +489,8 @@ impl Reference {
     ///
     /// `registry` is `HOST[:PORT]` as it appears in a reference; it must be
     /// recognizable as a host when the reference is printed (contain a `.` or
-    /// a `:port`, be `localhost`, or be a bracketed IPv6 literal), otherwise
+    /// a `:port`, be `localhost`, hold an upper-case letter, or be a
+    /// bracketed IPv6 literal), otherwise
     /// the printed reference would name a Docker Hub repository instead.
     /// The same normalization as parsing applies: `index.docker.io` becomes
     /// `docker.io`, and a one-component repository on Docker Hub gets the
@@ -501,8 +506,8 @@ impl Reference {
         let hub = is_docker_hub(registry);
         if !hub && !looks_like_host(registry) {
             return Err(err(format!(
-                "a registry host needs a '.', a ':port', or to be localhost; \
-                 otherwise \"{registry}/{repository}\" would name a Docker Hub repository"
+                "a registry host needs a '.', a ':port', an upper-case letter, or to be \
+                 localhost; otherwise \"{registry}/{repository}\" would name a Docker Hub repository"
             )));
         }
         let (registry, repository) = if hub {
@@ -664,6 +669,19 @@ fn parse_reference(s: &str) -> std::result::Result<Reference, String> {
     if rest.is_empty() {
         return Err("no repository name before '@'".into());
     }
+    if digest.is_none() && !rest.contains('/') {
+        let bare_hex = rest.len() == 64 && rest.bytes().all(|c| c.is_ascii_hexdigit());
+        if bare_hex || rest.parse::<Digest>().is_ok() {
+            return Err(format!(
+                "{rest:?} is a digest, not an image: write NAME@{}",
+                if bare_hex {
+                    format!("sha256:{rest}")
+                } else {
+                    rest.to_owned()
+                }
+            ));
+        }
+    }
 
     let (host, remainder) = split_registry(rest);
     if let Some(host) = host {
@@ -693,20 +711,7 @@ fn parse_reference(s: &str) -> std::result::Result<Reference, String> {
         }
     };
 
-    if let Err(r) = check_repository(name) {
-        let mut msg = format!("bad repository name {name:?}: {r}");
-        if host.is_none() {
-            if let Some((first, _)) = name.split_once('/') {
-                if first.bytes().any(|c| c.is_ascii_uppercase()) {
-                    msg.push_str(&format!(
-                        " ({first:?} is not read as a registry host: a host needs a '.', \
-                         a ':port', or to be localhost)"
-                    ));
-                }
-            }
-        }
-        return Err(msg);
-    }
+    check_repository(name).map_err(|r| format!("bad repository name {name:?}: {r}"))?;
 
     let hub = host.is_none_or(is_docker_hub);
     let (registry, repository) = if hub {
@@ -750,7 +755,10 @@ fn split_registry(rest: &str) -> (Option<&str>, &str) {
 
 /// Whether a first path component is read as a registry host.
 fn looks_like_host(first: &str) -> bool {
-    first.contains(['.', ':']) || first == "localhost" || first.starts_with('[')
+    first.contains(['.', ':'])
+        || first == "localhost"
+        || first.starts_with('[')
+        || first.bytes().any(|c| c.is_ascii_uppercase())
 }
 
 /// Whether a registry names Docker Hub (`docker.io`, `index.docker.io`).
@@ -1153,6 +1161,21 @@ mod tests {
             parse("Registry.Example.com/app").registry(),
             "Registry.Example.com"
         );
+        // An upper-case first component is an intranet host without a
+        // dot, as docker reads it.
+        let r = parse("LOCALDOMAIN/debian:12");
+        assert_eq!(r.registry(), "LOCALDOMAIN");
+        assert_eq!(r.repository().as_str(), "debian");
+        assert_eq!(parse("Foo/bar").registry(), "Foo");
+        assert_eq!(parse(&parse("Foo/bar").to_string()), parse("Foo/bar"));
+        // A digest after a name is still a digest; a tag that merely looks
+        // like an algorithm is still a tag.
+        assert!(parse(
+            "app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+        )
+        .digest()
+        .is_some());
+        assert_eq!(parse("sha256:v1").tag().unwrap().as_str(), "v1");
         // "localhost" alone is a name, as in docker.
         assert_eq!(
             parse("localhost").repository().as_str(),
@@ -1167,8 +1190,16 @@ mod tests {
         ref_err("a b", "whitespace");
         ref_err(" busybox", "whitespace");
         ref_err("busybox\n", "whitespace");
-        ref_err("Foo/bar", "lower case");
-        ref_err("Foo/bar", "not read as a registry host");
+        // An upper-case first component is a host, as docker reads it.
+        ref_err("Foo/Bar", "lower case");
+        ref_err(
+            "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "write NAME@sha256:",
+        );
+        ref_err(
+            "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "is a digest, not an image",
+        );
         ref_err("example.com/Foo", "lower case");
         ref_err("Busybox", "lower case");
         ref_err("example.com:99999/x", "port 99999 is out of range");
@@ -1358,7 +1389,7 @@ mod tests {
         let json = serde_json::to_string(&r).unwrap();
         assert_eq!(json, "\"docker.io/library/busybox:1.36\"");
         assert_eq!(serde_json::from_str::<Reference>(&json).unwrap(), r);
-        let err = serde_json::from_str::<Reference>("\"Foo/bar\"").unwrap_err();
+        let err = serde_json::from_str::<Reference>("\"foo/Bar\"").unwrap_err();
         assert!(err.to_string().contains("lower case"), "{err}");
 
         // Escaped strings arrive owned rather than borrowed.
@@ -1368,8 +1399,8 @@ mod tests {
 
     #[test]
     fn errors_display_what_and_input() {
-        let e = "Foo/bar".parse::<Reference>().unwrap_err();
+        let e = "foo/Bar".parse::<Reference>().unwrap_err();
         let msg = e.to_string();
-        assert!(msg.starts_with("invalid reference \"Foo/bar\": "), "{msg}");
+        assert!(msg.starts_with("invalid reference \"foo/Bar\": "), "{msg}");
     }
 }
