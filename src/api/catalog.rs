@@ -26,6 +26,7 @@ impl Client {
     pub fn catalog(&self) -> Paginated {
         Paginated::new(
             self.clone(),
+            "catalog listing".to_owned(),
             self.url("/v2/_catalog"),
             decode,
             Scope::catalog(),

@@ -20,7 +20,8 @@ impl Client {
     /// deleted) yields nothing.
     pub fn tags(&self, name: &RepositoryName) -> Paginated {
         let url = self.repo_url(name, "tags/list");
-        Paginated::new(self.clone(), url, decode, Scope::pull(name))
+        let listing = format!("tag listing of {name}");
+        Paginated::new(self.clone(), listing, url, decode, Scope::pull(name))
     }
 
     /// One page of a repository's tags: at most `n` tags after `last`.

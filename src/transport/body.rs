@@ -25,10 +25,12 @@ pub struct Limits {
     /// How much of an error body is read, in bytes (default 64 KiB); the rest
     /// is dropped.
     pub error_body: u64,
-    /// Most pages one catalog or tag listing may follow (default 10,000); a
-    /// longer chain of `Link` headers ends in [`Error::TooLarge`].
+    /// Most pages one catalog or tag listing may fetch, the first included
+    /// (default 10,000); a longer chain of `Link` headers ends in
+    /// [`Error::Protocol`] naming the listing and this cap.
     pub pages: u64,
-    /// Most entries one catalog or tag listing may yield (default 10,000,000).
+    /// Most entries one catalog or tag listing may yield (default 10,000,000);
+    /// the page that passes it ends the listing in [`Error::Protocol`].
     pub entries: u64,
     /// Most child manifests an index or manifest list may name before it is
     /// refused (default 4,096; real indexes name a handful of platforms).
