@@ -152,7 +152,10 @@ impl Client {
     /// and indexes). The body must hash to the digest it was fetched by, and to
     /// the registry's `Docker-Content-Digest` when that is sent; a mismatch is
     /// [`Error::DigestMismatch`]. A signed schema 1 manifest is hashed over its
-    /// JWS payload, as registries do.
+    /// JWS payload, as registries do, and read from that payload: a payload
+    /// that is not exactly the body without its `signatures` is
+    /// [`Error::Protocol`] (see [`crate::models::signed_payload`]), so the
+    /// manifest returned is always the bytes that were hashed.
     pub async fn manifest(
         &self,
         name: &RepositoryName,
@@ -166,7 +169,20 @@ impl Client {
         let fetched = self.fetch(request, self.limits().manifest).await?;
         let announced = content_digest(&fetched.headers, &what)?;
         let content_type = content_type(&fetched.headers);
-        let manifest = Manifest::from_bytes(fetched.body, content_type.as_deref())?;
+        let manifest =
+            Manifest::from_bytes(fetched.body, content_type.as_deref()).map_err(|e| match e {
+                // Name the request: "signed schema 1 manifest" alone does not
+                // say which one.
+                Error::Protocol { what: w, reason } => Error::Protocol {
+                    what: format!("{what}: {w}"),
+                    reason,
+                },
+                Error::Decode { what: w, source } => Error::Decode {
+                    what: format!("{w} from {what}"),
+                    source,
+                },
+                e => e,
+            })?;
         verify(
             &manifest,
             [reference.as_digest(), announced.as_ref()],

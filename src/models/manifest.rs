@@ -15,7 +15,7 @@ use crate::models::media_type::{
     self, DOCKER_CONFIG, DOCKER_MANIFEST_LIST, DOCKER_MANIFEST_V1, DOCKER_MANIFEST_V1_SIGNED,
     DOCKER_MANIFEST_V2, OCI_INDEX, OCI_MANIFEST,
 };
-use crate::models::schema1::{signed_payload, Schema1Manifest};
+use crate::models::schema1::{parse_schema1, Schema1Manifest};
 use crate::Result;
 
 fn schema_version_2() -> u32 {
@@ -189,6 +189,9 @@ pub struct Manifest {
     bytes: Bytes,
     media_type: String,
     body: ManifestBody,
+    /// The verified payload of a signed schema 1 manifest, which `body` was
+    /// parsed from and the digest is computed over.
+    payload: Option<Bytes>,
 }
 
 /// Content types that say nothing about the kind of manifest.
@@ -209,8 +212,14 @@ impl Manifest {
     /// schema 1, signed when it has `signatures`; 2 with `manifests` is an
     /// OCI index, 2 with `config` an OCI image manifest).
     ///
+    /// A signed schema 1 manifest is parsed from its JWS payload, which must
+    /// be exactly the body without its `signatures` (see
+    /// [`crate::models::signed_payload`]): the parsed manifest is then the
+    /// bytes its digest is computed over.
+    ///
     /// Fails with [`Error::Protocol`] for a media type that is not a
-    /// manifest's, or a body whose kind cannot be told, and with
+    /// manifest's, a body whose kind cannot be told, or a signed schema 1
+    /// manifest whose signatures do not describe its body, and with
     /// [`Error::Decode`] when the body is not the JSON its kind requires.
     pub fn from_bytes(bytes: impl Into<Bytes>, content_type: Option<&str>) -> Result<Manifest> {
         let bytes = bytes.into();
@@ -221,11 +230,15 @@ impl Manifest {
             Some(ct) => ct,
             None => sniff(&bytes)?,
         };
+        let mut payload = None;
         let body = match media_type.as_str() {
             DOCKER_MANIFEST_V1 | DOCKER_MANIFEST_V1_SIGNED => {
-                let manifest: Schema1Manifest = decode(&bytes, "schema 1 manifest")?;
-                let signed = !manifest.signatures.is_empty();
-                ManifestBody::Schema1 { manifest, signed }
+                let (manifest, signed_payload) = parse_schema1(&bytes)?;
+                payload = signed_payload.map(Bytes::from);
+                ManifestBody::Schema1 {
+                    manifest,
+                    signed: payload.is_some(),
+                }
             }
             DOCKER_MANIFEST_V2 => ManifestBody::DockerV2(decode(&bytes, "Docker image manifest")?),
             DOCKER_MANIFEST_LIST => {
@@ -239,6 +252,7 @@ impl Manifest {
             bytes,
             media_type,
             body,
+            payload,
         })
     }
 
@@ -271,6 +285,7 @@ impl Manifest {
             bytes: bytes.into(),
             media_type: media_type.to_owned(),
             body,
+            payload: None,
         })
     }
 
@@ -302,6 +317,7 @@ impl Manifest {
             bytes: bytes.into(),
             media_type: media_type.to_owned(),
             body,
+            payload: None,
         })
     }
 
@@ -328,20 +344,17 @@ impl Manifest {
         )
     }
 
-    /// The bytes the manifest's digest is computed over: for a signed
-    /// schema 1 manifest its signed payload (the body without its
-    /// `signatures`, see [`crate::models::signed_payload`]), for every other
-    /// manifest the bytes themselves.
+    /// The bytes the manifest's digest is computed over and its body was
+    /// parsed from: for a signed schema 1 manifest its signed payload (the
+    /// body without its `signatures`, see [`crate::models::signed_payload`]),
+    /// for every other manifest the bytes themselves.
     ///
-    /// Fails with [`Error::Protocol`] when a signed schema 1 manifest's
-    /// signatures are malformed.
+    /// The payload is verified when the manifest is made
+    /// ([`Manifest::from_bytes`] refuses signatures that do not describe
+    /// the body), so this does not fail today; the `Result` is kept for
+    /// schemas to come.
     pub fn canonical_bytes(&self) -> Result<Cow<'_, [u8]>> {
-        match &self.body {
-            ManifestBody::Schema1 { signed: true, .. } => {
-                Ok(Cow::Owned(signed_payload(&self.bytes)?))
-            }
-            _ => Ok(Cow::Borrowed(&self.bytes)),
-        }
+        Ok(Cow::Borrowed(self.payload.as_ref().unwrap_or(&self.bytes)))
     }
 
     /// The SHA-256 digest of the canonical bytes: the digest a registry
@@ -618,7 +631,7 @@ mod tests {
     }
 
     #[test]
-    fn malformed_jws_fails_the_digest() {
+    fn malformed_jws_is_refused() {
         let text = std::str::from_utf8(SCHEMA1).unwrap();
         let start = text.find(r#""protected":""#).unwrap() + 13;
         let end = start + text[start..].find('"').unwrap();
@@ -628,9 +641,9 @@ mod tests {
             "eyJmb3JtYXRMZW5ndGgiOjk5OTk5LCJmb3JtYXRUYWlsIjoiZlEifQ",
         ] {
             // "e30" is `{}`; the last is formatLength 99999.
+            // Without a payload there is nothing to parse the manifest from.
             let body = format!("{}{bad}{}", &text[..start], &text[end..]);
-            let m = Manifest::from_bytes(body, Some(DOCKER_MANIFEST_V1_SIGNED)).unwrap();
-            let err = m.digest().unwrap_err();
+            let err = Manifest::from_bytes(body, Some(DOCKER_MANIFEST_V1_SIGNED)).unwrap_err();
             assert!(matches!(err, Error::Protocol { .. }), "{bad}: {err}");
         }
     }

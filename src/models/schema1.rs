@@ -17,6 +17,11 @@ use crate::Result;
 /// `fs_layers` and `history` are correlated by index and list the layers
 /// **newest first**, the opposite of schema 2 and OCI. Empty layers appear
 /// as the same small blob repeated.
+///
+/// Deserializing a signed body with serde reads the body as it is;
+/// [`crate::Manifest::from_bytes`] instead reads a signed manifest from its
+/// payload, checked to be the body without its signatures (see
+/// [`signed_payload`]), so that what is used is what is hashed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -200,89 +205,201 @@ impl Signature {
     }
 }
 
+const SIGNED: &str = "signed schema 1 manifest";
+
 /// The canonical payload of a signed schema 1 manifest: what it was signed
 /// over and what its digest (the registry's `Docker-Content-Digest`) is
 /// computed over, instead of the body.
 ///
 /// Each signature's protected header is base64url JSON (padding optional)
 /// `{"formatLength": N, "formatTail": "<base64url>", "time": ...}`; the
-/// payload is the first `N` bytes of `bytes` followed by the decoded tail,
-/// which cuts the `signatures` member off the body. Every signature must
-/// name the same payload.
+/// payload is the first `N` bytes of `bytes` followed by the decoded tail.
+/// Those two numbers come from whoever sent the manifest, so the payload is
+/// only accepted when it is exactly the body without its `signatures`
+/// member, as libtrust cuts it: the body after `N` holds nothing but
+/// `, "signatures": [...]` and the closing `}`, the tail is the closing `}`
+/// (with whitespace around it), and the payload parses to the body's JSON
+/// minus `signatures`. Every signature must name the same `formatLength`
+/// and `formatTail`. (The signatures themselves are not checked
+/// cryptographically: a registry signs with a key of its own on every GET,
+/// tied to no identity; the digest is what is trusted.)
 ///
-/// Fails with [`Error::Decode`] when `bytes` is not JSON, and with
-/// [`Error::Protocol`] when there are no signatures, a protected header is
-/// not valid base64url JSON with those fields, `formatLength` is past the
-/// end, or the signatures disagree.
+/// Fails with [`Error::Decode`] when `bytes` is not a JSON object or its
+/// `signatures` are not signature objects, and with [`Error::Protocol`]
+/// when there are no signatures, a protected header is not valid base64url
+/// JSON with those fields, or a signature does not describe the body
+/// (`formatLength` past the end or not at the `signatures` member, a tail
+/// that does not close the object, a payload that is not the body without
+/// its signatures, signatures that disagree).
 pub fn signed_payload(bytes: &[u8]) -> Result<Vec<u8>> {
-    const WHAT: &str = "signed schema 1 manifest";
+    let (unsigned, signatures) = split_signatures(bytes)?;
+    if signatures.is_empty() {
+        return Err(Error::protocol(SIGNED, "no signatures"));
+    }
+    verified_payload(bytes, &unsigned, &signatures)
+}
 
-    #[derive(Deserialize)]
-    struct Envelope {
-        #[serde(default, deserialize_with = "crate::models::null_as_default")]
-        signatures: Vec<Protected>,
+/// Parses a schema 1 manifest: an unsigned one from `bytes`, a signed one
+/// from its verified payload (see [`signed_payload`]), with the signatures
+/// taken from the body. For a signed manifest the payload comes back too:
+/// it is what the manifest's digest is computed over.
+pub(crate) fn parse_schema1(bytes: &[u8]) -> Result<(Schema1Manifest, Option<Vec<u8>>)> {
+    let (unsigned, signatures) = split_signatures(bytes)?;
+    if signatures.is_empty() {
+        let manifest =
+            serde_json::from_slice(bytes).map_err(|e| Error::decode("schema 1 manifest", e))?;
+        return Ok((manifest, None));
     }
-    #[derive(Deserialize)]
-    struct Protected {
-        #[serde(default, deserialize_with = "crate::models::null_as_default")]
-        protected: String,
+    let payload = verified_payload(bytes, &unsigned, &signatures)?;
+    let mut manifest: Schema1Manifest = serde_json::from_slice(&payload)
+        .map_err(|e| Error::decode("signed schema 1 manifest payload", e))?;
+    manifest.signatures = signatures;
+    Ok((manifest, Some(payload)))
+}
+
+/// The body as a JSON object without its `signatures` member, and the
+/// signatures (empty when absent or `null`).
+fn split_signatures(
+    bytes: &[u8],
+) -> Result<(serde_json::Map<String, serde_json::Value>, Vec<Signature>)> {
+    let mut body: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(bytes).map_err(|e| Error::decode(SIGNED, e))?;
+    let signatures = match body.remove("signatures") {
+        None | Some(serde_json::Value::Null) => Vec::new(),
+        Some(value) => serde_json::from_value(value)
+            .map_err(|e| Error::decode("schema 1 manifest signatures", e))?,
+    };
+    Ok((body, signatures))
+}
+
+/// The payload every signature names, checked to be `bytes` without its
+/// signatures (`unsigned` is the body's JSON without them).
+///
+/// The cut of the first signature is checked; every other one must name the
+/// same `formatLength` and `formatTail`, so the work stays linear in the
+/// body however many signatures it carries.
+fn verified_payload(
+    bytes: &[u8],
+    unsigned: &serde_json::Map<String, serde_json::Value>,
+    signatures: &[Signature],
+) -> Result<Vec<u8>> {
+    let not_the_body = |i: usize, reason: String| {
+        Error::protocol(
+            SIGNED,
+            format!("signature {i} does not describe the body: {reason}"),
+        )
+    };
+    let mut first: Option<(usize, Vec<u8>)> = None;
+    for (i, sig) in signatures.iter().enumerate() {
+        let (format_length, tail) = format_of(&sig.protected)
+            .map_err(|r| Error::protocol(SIGNED, format!("signature {i}: {r}")))?;
+        match &first {
+            None => first = Some((format_length, tail)),
+            Some((len, t)) if *len == format_length && *t == tail => {}
+            Some(_) => {
+                return Err(Error::protocol(
+                    SIGNED,
+                    format!("signature {i} signs a different payload than signature 0"),
+                ))
+            }
+        }
     }
+    let Some((format_length, tail)) = first else {
+        return Err(Error::protocol(SIGNED, "no signatures"));
+    };
+    let payload = reconstruct(bytes, format_length, &tail).map_err(|r| not_the_body(0, r))?;
+    describes_body(&payload, unsigned).map_err(|r| not_the_body(0, r))?;
+    Ok(payload)
+}
+
+/// The `formatLength` and decoded `formatTail` of a protected header.
+fn format_of(protected: &str) -> std::result::Result<(usize, Vec<u8>), String> {
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Header {
         format_length: usize,
         format_tail: String,
     }
+    let raw =
+        base64url(protected).map_err(|e| format!("protected header is not base64url: {e}"))?;
+    let header: Header =
+        serde_json::from_slice(&raw).map_err(|e| format!("malformed protected header: {e}"))?;
+    let tail =
+        base64url(&header.format_tail).map_err(|e| format!("formatTail is not base64url: {e}"))?;
+    Ok((header.format_length, tail))
+}
 
-    let envelope: Envelope = serde_json::from_slice(bytes).map_err(|e| Error::decode(WHAT, e))?;
-    if envelope.signatures.is_empty() {
-        return Err(Error::protocol(WHAT, "no signatures"));
+/// `bytes[..format_length] + tail`, when the cut is where libtrust puts it:
+/// nothing but the `signatures` member and the closing `}` after it, and a
+/// tail that is the closing `}`.
+fn reconstruct(
+    bytes: &[u8],
+    format_length: usize,
+    tail: &[u8],
+) -> std::result::Result<Vec<u8>, String> {
+    let (Some(head), Some(rest)) = (bytes.get(..format_length), bytes.get(format_length..)) else {
+        return Err(format!(
+            "formatLength {format_length} is past the end of the {}-byte body",
+            bytes.len()
+        ));
+    };
+    if trim_json_ws(tail) != b"}" {
+        return Err(format!(
+            "formatTail ({} bytes) is not the closing brace of the manifest",
+            tail.len()
+        ));
     }
-    let mut payload: Option<Vec<u8>> = None;
-    for (i, sig) in envelope.signatures.iter().enumerate() {
-        let raw = base64url(&sig.protected).map_err(|e| {
-            Error::protocol(
-                WHAT,
-                format!("signature {i}: protected header is not base64url: {e}"),
-            )
-        })?;
-        let header: Header = serde_json::from_slice(&raw).map_err(|e| {
-            Error::protocol(
-                WHAT,
-                format!("signature {i}: malformed protected header: {e}"),
-            )
-        })?;
-        if header.format_length > bytes.len() {
-            return Err(Error::protocol(
-                WHAT,
-                format!(
-                    "signature {i}: formatLength {} is past the end of the {}-byte body",
-                    header.format_length,
-                    bytes.len()
-                ),
-            ));
-        }
-        let tail = base64url(&header.format_tail).map_err(|e| {
-            Error::protocol(
-                WHAT,
-                format!("signature {i}: formatTail is not base64url: {e}"),
-            )
-        })?;
-        let mut this = Vec::with_capacity(header.format_length + tail.len());
-        this.extend_from_slice(&bytes[..header.format_length]);
-        this.extend_from_slice(&tail);
-        match &payload {
-            None => payload = Some(this),
-            Some(first) if *first == this => {}
-            Some(_) => {
-                return Err(Error::protocol(
-                    WHAT,
-                    format!("signature {i} signs a different payload than signature 0"),
-                ))
-            }
-        }
+    if !is_signatures_member(rest) {
+        return Err(format!(
+            "the body after formatLength {format_length} is not its signatures member alone"
+        ));
     }
-    Ok(payload.expect("at least one signature"))
+    let mut payload = Vec::with_capacity(head.len().saturating_add(tail.len()));
+    payload.extend_from_slice(head);
+    payload.extend_from_slice(tail);
+    Ok(payload)
+}
+
+/// Whether `rest` is `, "signatures": VALUE }` (JSON whitespace anywhere
+/// between): one member named `signatures`, once, then the end of the
+/// object.
+fn is_signatures_member(rest: &[u8]) -> bool {
+    /// Refuses any other member and a repeated one.
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct OnlySignatures {
+        #[allow(dead_code)]
+        signatures: serde::de::IgnoredAny,
+    }
+    let Some(member) = trim_json_ws(rest).strip_prefix(b",") else {
+        return false;
+    };
+    let mut object = Vec::with_capacity(member.len().saturating_add(1));
+    object.push(b'{');
+    object.extend_from_slice(member);
+    serde_json::from_slice::<OnlySignatures>(&object).is_ok()
+}
+
+/// Whether `payload` parses to the same JSON as the body without its
+/// signatures.
+fn describes_body(
+    payload: &[u8],
+    unsigned: &serde_json::Map<String, serde_json::Value>,
+) -> std::result::Result<(), String> {
+    let parsed: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(payload)
+        .map_err(|e| format!("the payload is not a JSON object: {e}"))?;
+    if parsed != *unsigned {
+        return Err("the payload is not the body without its signatures".to_owned());
+    }
+    Ok(())
+}
+
+/// `bytes` without leading and trailing JSON whitespace.
+fn trim_json_ws(bytes: &[u8]) -> &[u8] {
+    let ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    let start = bytes.iter().position(|b| !ws(b)).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|b| !ws(b)).map_or(start, |i| i + 1);
+    &bytes[start..end.max(start)]
 }
 
 /// Decodes base64url with or without `=` padding.
@@ -404,9 +521,13 @@ mod tests {
         );
     }
 
+    /// Where [`signed_with`] bodies are cut by a faithful signer.
+    const CUT: usize = 91;
+
     #[test]
     fn refuses_malformed_signatures() {
-        let good = header(10, b"}");
+        let good = header(CUT, b"}");
+        assert!(signed_payload(&signed_with(std::slice::from_ref(&good))).is_ok());
         let cases: Vec<(&str, Vec<u8>)> = vec![
             ("no signatures", signed_with(&[])),
             ("bad base64", signed_with(&["!!!!".to_owned()])),
@@ -415,10 +536,20 @@ mod tests {
             ("past the end", signed_with(&[header(100_000, b"}")])),
             (
                 "bad tail",
-                signed_with(&[b64(br#"{"formatLength":10,"formatTail":"*"}"#)]),
+                signed_with(&[b64(br#"{"formatLength":91,"formatTail":"*"}"#)]),
             ),
-            ("disagree", signed_with(&[good.clone(), header(11, b"}")])),
-            ("disagree on tail", signed_with(&[good, header(10, b"\n}")])),
+            (
+                "disagree",
+                signed_with(&[good.clone(), header(CUT - 1, b"}")]),
+            ),
+            (
+                "disagree on tail",
+                signed_with(&[good.clone(), header(CUT, b"\n}")]),
+            ),
+            (
+                "a later one malformed",
+                signed_with(&[good, "%".to_owned()]),
+            ),
         ];
         for (name, bytes) in cases {
             let err = signed_payload(&bytes).unwrap_err();
@@ -430,6 +561,127 @@ mod tests {
             Err(Error::Protocol { .. })
         ));
         assert!(matches!(signed_payload(b"{"), Err(Error::Decode { .. })));
+    }
+
+    #[test]
+    fn the_payload_must_be_the_body_without_its_signatures() {
+        let body = signed_with(&[header(CUT, b"}")]);
+        assert_eq!(&body[CUT..CUT + 14], b",\"signatures\":");
+        // Every cut but the faithful one, with every tail that closes the
+        // object, and the faithful cut with tails that do not.
+        let mut cases: Vec<(usize, &[u8])> = Vec::new();
+        for len in (0..=body.len()).filter(|&l| l != CUT) {
+            cases.push((len, b"}"));
+        }
+        for tail in [&b""[..], b"]}", b"}}", b",}", b"\"}", b"x}", b"} x"] {
+            cases.push((CUT, tail));
+        }
+        for (len, tail) in cases {
+            let bytes = signed_with(&[header(len, tail)]);
+            let err = signed_payload(&bytes).unwrap_err();
+            assert!(
+                matches!(err, Error::Protocol { .. }),
+                "{len} {tail:?}: {err}"
+            );
+            assert!(
+                err.to_string().contains("does not describe the body"),
+                "{len} {tail:?}: {err}"
+            );
+        }
+        // Whitespace around the closing brace is the signer's to choose.
+        for tail in [&b"}"[..], b"\n}", b" }\n", b"\r\n\t}"] {
+            let bytes = signed_with(&[header(CUT, tail)]);
+            let mut want = bytes[..CUT].to_vec();
+            want.extend_from_slice(tail);
+            assert_eq!(signed_payload(&bytes).unwrap(), want, "{tail:?}");
+        }
+    }
+
+    #[test]
+    fn any_format_length_is_an_answer_not_a_panic() {
+        let body = signed_with(&[String::new()]);
+        for len in [
+            "0",
+            "1",
+            "94",
+            "96",
+            &body.len().to_string(),
+            &(body.len() + 1).to_string(),
+            &u32::MAX.to_string(),
+            &(usize::MAX - 1).to_string(),
+            &usize::MAX.to_string(),
+            "18446744073709551616",
+            "99999999999999999999999999",
+            "-1",
+            "1.5",
+            "1e3",
+            "null",
+            "\"95\"",
+        ] {
+            let h = b64(format!(r#"{{"formatLength":{len},"formatTail":"fQ"}}"#).as_bytes());
+            let err = signed_payload(&signed_with(&[h])).unwrap_err();
+            assert!(matches!(err, Error::Protocol { .. }), "{len}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_payload_carrying_its_own_signatures_is_refused() {
+        // Two `signatures` members; the name pads both cuts to 3 digits, so
+        // that the signature's length does not depend on which one it names.
+        let sig = |cut: usize| {
+            format!(
+                r#"{{"header":{{"alg":"ES256"}},"signature":"c2ln","protected":"{}"}}"#,
+                header(cut, b"}")
+            )
+        };
+        let body = |cut: usize| {
+            format!(
+                r#"{{"schemaVersion":1,"name":"{}","signatures":[{}],"signatures":[{}]}}"#,
+                "n".repeat(100),
+                sig(cut),
+                sig(cut)
+            )
+        };
+        let first = body(100).find(r#","signatures""#).unwrap();
+        let between = body(100).rfind(r#","signatures""#).unwrap();
+        assert!((100..1000).contains(&first) && (100..1000).contains(&between));
+        // Cut before both (the rest is not one member), or between them (the
+        // payload has signatures of its own).
+        for cut in [first, between] {
+            let bytes = body(cut);
+            assert_eq!(&bytes[cut..cut + 14], r#","signatures":"#);
+            let err = signed_payload(bytes.as_bytes()).unwrap_err();
+            assert!(matches!(err, Error::Protocol { .. }), "{cut}: {err}");
+            assert!(
+                err.to_string().contains("does not describe the body"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_signed_manifest_is_parsed_from_its_payload() {
+        let (m, payload) = parse_schema1(SIGNED).unwrap();
+        let payload = payload.unwrap();
+        assert_eq!(payload, signed_payload(SIGNED).unwrap());
+        let mut from_payload: Schema1Manifest = serde_json::from_slice(&payload).unwrap();
+        assert!(from_payload.signatures.is_empty());
+        from_payload.signatures = m.signatures.clone();
+        assert_eq!(m, from_payload);
+        assert_eq!(m.signatures.len(), 1);
+        // Unsigned (no member, null, or none in it): the bytes are the payload.
+        for unsigned in [
+            &br#"{"schemaVersion":1,"name":"a"}"#[..],
+            br#"{"schemaVersion":1,"name":"a","signatures":null}"#,
+            br#"{"schemaVersion":1,"name":"a","signatures":[]}"#,
+        ] {
+            let (m, payload) = parse_schema1(unsigned).unwrap();
+            assert_eq!((m.name.as_str(), payload), ("a", None));
+        }
+        let err = parse_schema1(br#"{"schemaVersion":1,"signatures":[1]}"#).unwrap_err();
+        assert!(matches!(err, Error::Decode { .. }), "{err}");
+        let err = parse_schema1(b"[]").unwrap_err();
+        assert!(matches!(err, Error::Decode { .. }), "{err}");
     }
 
     #[test]
