@@ -1,0 +1,287 @@
+//! Bounded everything: a hostile registry, or a hostile Docker config, cannot
+//! make dockreg fetch an unbounded fan-out of manifests, stream a blob of no
+//! known size until the disk is full, run a credential helper by path, wait
+//! for one forever, read its answer whole, or start one per request.
+
+mod mock;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dockreg::api::CopyOptions;
+use dockreg::auth::DockerConfig;
+use dockreg::models::{media_type, Platform};
+use dockreg::transport::{Limits, RetryConfig};
+use dockreg::{Client, Digest, Error, RepositoryName, TagOrDigest};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// Every test ends within this, so a hang fails instead of blocking.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+fn name(s: &str) -> RepositoryName {
+    s.parse().unwrap()
+}
+
+fn tag(s: &str) -> TagOrDigest {
+    s.parse().unwrap()
+}
+
+fn client_with(server_uri: &str, limits: Limits) -> Client {
+    Client::builder(server_uri)
+        .retry(RetryConfig::disabled())
+        .limits(limits)
+        .build()
+        .unwrap()
+}
+
+async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(DEADLINE, fut)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: no answer within {DEADLINE:?}"))
+}
+
+/// The requests a mock received whose path contains `part`.
+async fn requests_to(server: &MockServer, part: &str) -> Vec<String> {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path().contains(part))
+        .map(|r| format!("{} {}", r.method, r.url.path()))
+        .collect()
+}
+
+/// The files in a directory, to prove a failed download left nothing.
+fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+// ---------------------------------------------------------------------------
+// Index children and layers
+
+/// `n` distinct descriptors of `media_type`, of blobs that hold `"{what} {i}"`.
+fn descriptors(n: usize, media_type: &str, what: &str) -> Vec<serde_json::Value> {
+    (0..n)
+        .map(|i| {
+            let bytes = format!("{what} {i}");
+            serde_json::json!({
+                "mediaType": media_type,
+                "digest": Digest::sha256(bytes.as_bytes()).to_string(),
+                "size": bytes.len(),
+            })
+        })
+        .collect()
+}
+
+/// An OCI index naming `n` distinct linux/amd64 children.
+fn index_of(n: usize) -> Vec<u8> {
+    let mut manifests = descriptors(n, media_type::OCI_MANIFEST, "child");
+    for m in &mut manifests {
+        m["platform"] = serde_json::json!({"os": "linux", "architecture": "amd64"});
+    }
+    serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": media_type::OCI_INDEX,
+        "manifests": manifests,
+    }))
+    .unwrap()
+}
+
+/// An OCI image manifest with `n` distinct layers.
+fn image_with_layers(n: usize) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": media_type::OCI_MANIFEST,
+        "config": descriptors(1, media_type::OCI_CONFIG, "config")[0],
+        "layers": descriptors(n, media_type::OCI_LAYER, "layer"),
+    }))
+    .unwrap()
+}
+
+/// An unsigned schema 1 manifest with `n` `fsLayers`.
+fn schema1_with_layers(n: usize) -> Vec<u8> {
+    let fs_layers: Vec<serde_json::Value> = (0..n)
+        .map(|i| {
+            serde_json::json!({
+                "blobSum": Digest::sha256(format!("layer {i}").as_bytes()).to_string()
+            })
+        })
+        .collect();
+    let history: Vec<serde_json::Value> = (0..n)
+        .map(|i| serde_json::json!({"v1Compatibility": format!("{{\"id\":\"{i}\"}}")}))
+        .collect();
+    serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 1,
+        "name": "a",
+        "tag": "v1",
+        "architecture": "amd64",
+        "fsLayers": fs_layers,
+        "history": history,
+    }))
+    .unwrap()
+}
+
+async fn serve_manifest(server: &MockServer, reference: &str, content_type: &str, body: Vec<u8>) {
+    Mock::given(method("GET"))
+        .and(path(format!("/v2/a/manifests/{reference}")))
+        .respond_with(mock::json(200, content_type, body))
+        .mount(server)
+        .await;
+}
+
+/// Copies `a:v1` from `client` to `b:v1` on `dest`, expecting a failure.
+async fn copy_to(client: &Client, dest: &MockServer) -> Error {
+    within(
+        "copy_image",
+        client.copy_image(
+            &name("a"),
+            &tag("v1"),
+            &mock::client(dest),
+            &name("b"),
+            &tag("v1"),
+            &CopyOptions::default(),
+        ),
+    )
+    .await
+    .unwrap_err()
+}
+
+fn assert_too_large(err: &Error, limit: u64) {
+    assert!(
+        matches!(err, Error::TooLarge { limit: l, .. } if *l == limit),
+        "expected TooLarge with limit {limit}, got {err:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_index_over_the_children_limit_is_refused_before_any_child_is_fetched() {
+    let server = mock::server().await;
+    let dest = mock::server().await;
+    serve_manifest(&server, "v1", media_type::OCI_INDEX, index_of(5000)).await;
+    Mock::given(method("GET"))
+        .and(path("/v2/a/tags/list"))
+        .respond_with(mock::json(
+            200,
+            "application/json",
+            br#"{"name":"a","tags":["v1"]}"#,
+        ))
+        .mount(&server)
+        .await;
+    let client = mock::client(&server);
+    let limit = Limits::default().index_children;
+    assert!(limit < 5000);
+
+    let err = within("manifest", client.manifest(&name("a"), &tag("v1")))
+        .await
+        .unwrap_err();
+    assert_too_large(&err, limit);
+
+    let linux = Platform::new("linux", "amd64");
+    let err = within(
+        "manifest_for_platform",
+        client.manifest_for_platform(&name("a"), &tag("v1"), &linux),
+    )
+    .await
+    .unwrap_err();
+    assert_too_large(&err, limit);
+
+    let err = within("tag_report", client.tag_report(&name("a"), &linux, 4))
+        .await
+        .unwrap_err();
+    assert_too_large(&err, limit);
+
+    let err = copy_to(&client, &dest).await;
+    assert_too_large(&err, limit);
+
+    // Only the index itself was ever asked for; the destination saw nothing.
+    let manifests = requests_to(&server, "/manifests/").await;
+    assert!(
+        manifests.iter().all(|r| r == "GET /v2/a/manifests/v1"),
+        "children fetched: {:?}",
+        &manifests[..manifests.len().min(5)]
+    );
+    assert_eq!(manifests.len(), 4, "{manifests:?}");
+    assert!(requests_to(&dest, "/v2/").await.is_empty());
+}
+
+#[tokio::test]
+async fn an_index_at_the_children_limit_is_accepted() {
+    let server = mock::server().await;
+    serve_manifest(&server, "v1", media_type::OCI_INDEX, index_of(3)).await;
+    let mut limits = Limits::default();
+    limits.index_children = 3;
+    let client = client_with(&server.uri(), limits);
+    let index = client.manifest(&name("a"), &tag("v1")).await.unwrap();
+    assert_eq!(index.manifests().len(), 3);
+
+    limits.index_children = 2;
+    let client = client_with(&server.uri(), limits);
+    let err = client.manifest(&name("a"), &tag("v1")).await.unwrap_err();
+    assert_too_large(&err, 2);
+}
+
+#[tokio::test]
+async fn a_manifest_over_the_layers_limit_is_refused_before_any_blob_is_asked_for() {
+    let server = mock::server().await;
+    let dest = mock::server().await;
+    serve_manifest(
+        &server,
+        "v1",
+        media_type::OCI_MANIFEST,
+        image_with_layers(11),
+    )
+    .await;
+    serve_manifest(
+        &server,
+        "ten",
+        media_type::OCI_MANIFEST,
+        image_with_layers(10),
+    )
+    .await;
+    serve_manifest(
+        &server,
+        "s1",
+        media_type::DOCKER_MANIFEST_V1,
+        schema1_with_layers(11),
+    )
+    .await;
+    let mut limits = Limits::default();
+    limits.layers = 10;
+    let client = client_with(&server.uri(), limits);
+
+    let ten = client.manifest(&name("a"), &tag("ten")).await.unwrap();
+    assert_eq!(ten.layers().len(), 10);
+
+    let err = client.manifest(&name("a"), &tag("v1")).await.unwrap_err();
+    assert_too_large(&err, 10);
+    let err = client.manifest(&name("a"), &tag("s1")).await.unwrap_err();
+    assert_too_large(&err, 10);
+
+    let err = copy_to(&client, &dest).await;
+    assert_too_large(&err, 10);
+    assert!(requests_to(&server, "/blobs/").await.is_empty());
+    assert!(requests_to(&dest, "/v2/").await.is_empty());
+
+    // The default allows far more than any real image has.
+    let client = mock::client(&server);
+    assert_eq!(
+        client
+            .manifest(&name("a"), &tag("v1"))
+            .await
+            .unwrap()
+            .layers()
+            .len(),
+        11
+    );
+}
+
