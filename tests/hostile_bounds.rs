@@ -285,3 +285,169 @@ async fn a_manifest_over_the_layers_limit_is_refused_before_any_blob_is_asked_fo
     );
 }
 
+// ---------------------------------------------------------------------------
+// Blobs of no known size
+
+/// How a [`RawServer`] answers a blob `HEAD`.
+#[derive(Clone, Copy)]
+enum Head {
+    /// `200` with this `Content-Length`.
+    Length(u64),
+    /// `404`, as storage that refuses HEAD on a GET-signed URL might.
+    NotFound,
+}
+
+/// A one-route HTTP/1.1 server that answers a blob `GET` with a chunked body
+/// (no `Content-Length`: the size is not announced) and a `HEAD` as told.
+/// Every request is logged as `METHOD PATH`.
+struct RawServer {
+    uri: String,
+    seen: Arc<std::sync::Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for RawServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl RawServer {
+    async fn start(body: Arc<Vec<u8>>, head: Head) -> RawServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let uri = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let body = body.clone();
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let line = String::from_utf8_lossy(&request);
+                    let mut words = line.split_whitespace();
+                    let verb = words.next().unwrap_or("").to_owned();
+                    let target = words.next().unwrap_or("").to_owned();
+                    log.lock().unwrap().push(format!("{verb} {target}"));
+                    let answer = match (verb.as_str(), head) {
+                        ("HEAD", Head::Length(n)) => format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {n}\r\nConnection: close\r\n\r\n"
+                        ),
+                        ("HEAD", Head::NotFound) => {
+                            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                                .to_owned()
+                        }
+                        _ => "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\
+                              Content-Type: application/octet-stream\r\nConnection: close\r\n\r\n"
+                            .to_owned(),
+                    };
+                    if socket.write_all(answer.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    if verb == "GET" {
+                        for chunk in body.chunks(64 << 10) {
+                            let framed =
+                                [format!("{:x}\r\n", chunk.len()).as_bytes(), chunk, b"\r\n"]
+                                    .concat();
+                            if socket.write_all(&framed).await.is_err() {
+                                return;
+                            }
+                        }
+                        let _ = socket.write_all(b"0\r\n\r\n").await;
+                    }
+                    let _ = socket.shutdown().await;
+                });
+            }
+        });
+        RawServer { uri, seen, task }
+    }
+
+    fn seen(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// Downloads `a@digest` into `dir/layer`, expecting a failure that leaves
+/// `dir` empty.
+async fn download_refused(client: &Client, digest: &Digest, dir: &Path) -> Error {
+    let result = within(
+        "download_blob",
+        client.download_blob(&name("a"), digest, dir.join("layer")),
+    )
+    .await;
+    let err = result.expect_err("the download was accepted");
+    assert!(entries(dir).is_empty(), "left behind: {:?}", entries(dir));
+    err
+}
+
+#[tokio::test]
+async fn a_blob_of_no_known_size_stops_at_the_unsized_limit() {
+    // 4 MiB, honest digest, sent chunked; the HEAD knows no size either.
+    let body = Arc::new(vec![9u8; 4 << 20]);
+    let digest = Digest::sha256(&body);
+    let server = RawServer::start(body.clone(), Head::NotFound).await;
+    let mut limits = Limits::default();
+    limits.unsized_blob = 1 << 20;
+    let client = client_with(&server.uri, limits);
+
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("layer");
+    let err = download_refused(&client, &digest, dir.path()).await;
+    assert_too_large(&err, 1 << 20);
+
+    // The stream itself stops there too.
+    let stream = client.blob_stream(&name("a"), &digest).await.unwrap();
+    let err = futures::TryStreamExt::try_collect::<Vec<_>>(stream)
+        .await
+        .unwrap_err();
+    assert_too_large(&err, 1 << 20);
+
+    // Within the limit, a body of no known size downloads and verifies.
+    let mut limits = Limits::default();
+    limits.unsized_blob = 4 << 20;
+    let client = client_with(&server.uri, limits);
+    let written = within(
+        "download_blob",
+        client.download_blob(&name("a"), &digest, &target),
+    )
+    .await
+    .unwrap();
+    assert_eq!(written, 4 << 20);
+    assert_eq!(std::fs::read(&target).unwrap().len(), 4 << 20);
+    assert!(server.seen().iter().any(|r| r.starts_with("HEAD ")));
+}
+
+#[tokio::test]
+async fn a_chunked_body_longer_than_its_head_is_cut_off() {
+    // The HEAD says 1000 bytes; the GET (chunked) sends 256 KiB, whose
+    // digest is the one asked for.
+    let body = Arc::new(vec![3u8; 256 << 10]);
+    let digest = Digest::sha256(&body);
+    let server = RawServer::start(body.clone(), Head::Length(1000)).await;
+    let client = client_with(&server.uri, Limits::default());
+
+    let dir = tempfile::tempdir().unwrap();
+    let err = download_refused(&client, &digest, dir.path()).await;
+    assert!(
+        matches!(err, Error::SizeMismatch { expected: 1000, .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        server.seen(),
+        [
+            format!("GET /v2/a/blobs/{digest}"),
+            format!("HEAD /v2/a/blobs/{digest}")
+        ]
+    );
+}
+
