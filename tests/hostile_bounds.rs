@@ -451,3 +451,211 @@ async fn a_chunked_body_longer_than_its_head_is_cut_off() {
     );
 }
 
+// ---------------------------------------------------------------------------
+// Credential helpers
+
+/// Writes an executable `docker-credential-NAME` shell script into `dir`.
+fn helper_script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(format!("docker-credential-{name}"));
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+fn config_with_helper(registry: &str, helper: &str, dir: &Path) -> DockerConfig {
+    let json = serde_json::json!({"credHelpers": {registry: helper}});
+    DockerConfig::from_json(json.to_string().as_bytes())
+        .unwrap()
+        .helper_dir(dir)
+}
+
+#[tokio::test]
+async fn a_helper_name_that_is_a_path_is_refused_before_anything_runs() {
+    let root = tempfile::tempdir().unwrap();
+    let helpers = root.path().join("helpers");
+    // helpers/docker-credential-x/../../run is root/run: a program outside
+    // the helper directory, which a name with slashes reaches.
+    std::fs::create_dir_all(helpers.join("docker-credential-x")).unwrap();
+    let marker = root.path().join("ran");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let run = root.path().join("run");
+        std::fs::write(
+            &run,
+            format!(
+                "#!/bin/sh\ntouch '{}'\nprintf '{{\"Username\":\"u\",\"Secret\":\"s\"}}'\n",
+                marker.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    for bad in ["x/../../run", "..", ".", "", "a b", "a\\b", "x;id", "x/y"] {
+        let config = config_with_helper("r.example.com", bad, &helpers);
+        let err = within("credential_for", config.credential_for("r.example.com"))
+            .await
+            .expect_err(bad);
+        assert!(
+            matches!(err, Error::Invalid { what, ref input, .. }
+                if what == "credential helper name" && input == bad),
+            "{bad:?}: {err:?}"
+        );
+        assert!(
+            !marker.exists(),
+            "{bad:?} ran a program outside the helpers"
+        );
+    }
+    // credsStore goes through the same check.
+    let config = DockerConfig::from_json(br#"{"credsStore":"x/../../run"}"#)
+        .unwrap()
+        .helper_dir(&helpers);
+    let err = config.credential_for("r.example.com").await.unwrap_err();
+    assert!(matches!(err, Error::Invalid { .. }), "{err:?}");
+    assert!(!marker.exists());
+
+    // A well-formed name runs.
+    helper_script(
+        &helpers,
+        "good.name_1-x",
+        r#"cat >/dev/null; printf '{"Username":"u","Secret":"s"}'"#,
+    );
+    let config = config_with_helper("r.example.com", "good.name_1-x", &helpers);
+    assert_eq!(
+        config.credential_for("r.example.com").await.unwrap(),
+        Some(dockreg::auth::Credential::password("u", "s"))
+    );
+}
+
+#[tokio::test]
+async fn a_helper_that_never_answers_times_out() {
+    let dir = tempfile::tempdir().unwrap();
+    helper_script(dir.path(), "sleepy", "exec sleep 60");
+    let config = config_with_helper("r.example.com", "sleepy", dir.path())
+        .helper_timeout(Duration::from_millis(300));
+    let started = Instant::now();
+    let err = within("credential_for", config.credential_for("r.example.com"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::TimedOut),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("docker-credential-sleepy"),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn a_helper_answer_past_the_cap_is_refused_without_reading_it_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2 MiB of answer, then the helper keeps its stdout open for a minute:
+    // reading to the end would wait for it.
+    helper_script(
+        dir.path(),
+        "chatty",
+        "cat >/dev/null; head -c 2097152 /dev/zero; exec sleep 60",
+    );
+    let config = config_with_helper("r.example.com", "chatty", dir.path());
+    let started = Instant::now();
+    let err = within("credential_for", config.credential_for("r.example.com"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::TooLarge { limit, .. } if limit == 1 << 20),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+/// A client for `server` whose Docker config names the helper `name`
+/// (written into `dir`) for the server's host. The helper appends a line to
+/// the returned counter file each time it runs, waits 300 ms (so concurrent
+/// first requests overlap), then runs `then`.
+fn client_with_counted_helper(
+    server: &MockServer,
+    dir: &Path,
+    name: &str,
+    then: &str,
+) -> (Client, PathBuf) {
+    let host = server.uri().trim_start_matches("http://").to_owned();
+    let counter = dir.join("runs");
+    helper_script(
+        dir,
+        name,
+        &format!(
+            "cat >/dev/null\necho run >> '{}'\nsleep 0.3\n{then}",
+            counter.display()
+        ),
+    );
+    let client = Client::builder(server.uri())
+        .retry(RetryConfig::disabled())
+        .authenticator(config_with_helper(&host, name, dir))
+        .build()
+        .unwrap();
+    (client, counter)
+}
+
+/// How many times a counted helper ran.
+fn runs(counter: &Path) -> usize {
+    std::fs::read_to_string(counter).unwrap().lines().count()
+}
+
+/// Eight concurrent first requests (blob `HEAD`s) through `client`.
+async fn eight_at_once(client: &Client, digest: &Digest) -> Vec<dockreg::Result<bool>> {
+    let repo = name("a");
+    let checks = (0..8).map(|_| client.blob_exists(&repo, digest));
+    within("8 requests", futures::future::join_all(checks)).await
+}
+
+#[tokio::test]
+async fn concurrent_first_requests_run_the_helper_once() {
+    let server = mock::server().await;
+    let digest = Digest::sha256(b"x");
+    Mock::given(method("HEAD"))
+        .and(path(format!("/v2/a/blobs/{digest}")))
+        .respond_with(ResponseTemplate::new(200).insert_header("Content-Length", "1"))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (client, counter) = client_with_counted_helper(
+        &server,
+        dir.path(),
+        "counted",
+        r#"printf '{"Username":"u","Secret":"s"}'"#,
+    );
+    for r in eight_at_once(&client, &digest).await {
+        assert!(r.unwrap());
+    }
+    assert_eq!(runs(&counter), 1, "the helper ran {} times", runs(&counter));
+
+    // Later requests reuse the answer too.
+    assert!(client.blob_exists(&name("a"), &digest).await.unwrap());
+    assert_eq!(runs(&counter), 1);
+}
+
+#[tokio::test]
+async fn concurrent_first_requests_share_a_failed_lookup() {
+    let server = mock::server().await;
+    let digest = Digest::sha256(b"x");
+    let dir = tempfile::tempdir().unwrap();
+    let (client, counter) = client_with_counted_helper(
+        &server,
+        dir.path(),
+        "broken",
+        "echo 'keychain locked' >&2\nexit 3",
+    );
+    for r in eight_at_once(&client, &digest).await {
+        let err = r.unwrap_err();
+        assert!(err.to_string().contains("keychain locked"), "{err}");
+    }
+    assert_eq!(runs(&counter), 1, "the helper ran {} times", runs(&counter));
+    // No request reached the registry without its credentials.
+    assert!(requests_to(&server, "/v2/").await.is_empty());
+
+    // A later request tries again: the failure is not kept for good.
+    client.blob_exists(&name("a"), &digest).await.unwrap_err();
+    assert_eq!(runs(&counter), 2);
+}
