@@ -31,7 +31,8 @@ pub struct BlobStream {
 }
 
 impl BlobStream {
-    /// The size the registry announced (`Content-Length`), if any.
+    /// The size the body must have, when one is known: from the descriptor,
+    /// the `Content-Length`, or else a `HEAD`.
     pub fn size(&self) -> Option<u64> {
         self.size
     }
@@ -69,13 +70,20 @@ impl Client {
     ///
     /// Memory stays constant whatever the blob's size. The registry may
     /// redirect to storage elsewhere; credentials do not follow a redirect to
-    /// another host.
+    /// another host. A body longer than its known size (`Content-Length`,
+    /// else a `HEAD`'s) fails at once; with no size known at all, the body is
+    /// capped at [`Limits::unsized_blob`](crate::transport::Limits::unsized_blob).
     pub async fn blob_stream(&self, name: &RepositoryName, digest: &Digest) -> Result<BlobStream> {
         self.blob_stream_sized(name, digest, None).await
     }
 
     /// Like [`Client::blob_stream`], also checking the size a descriptor
     /// announced (a body that grows past it is cut off at once).
+    ///
+    /// With no descriptor size and no `Content-Length`, the size comes from a
+    /// `HEAD`; when that does not say either, a body past
+    /// [`Limits::unsized_blob`](crate::transport::Limits::unsized_blob) is
+    /// [`Error::TooLarge`].
     pub async fn blob_stream_sized(
         &self,
         name: &RepositoryName,
@@ -96,9 +104,18 @@ impl Client {
                 });
             }
         }
-        let size = expected_size.or(announced);
         let what = format!("blob GET {shown}");
-        let body = resuming_body(self.clone(), request, response);
+        let mut size = expected_size.or(announced);
+        if size.is_none() {
+            // No descriptor and a body of no announced length (chunked): the
+            // HEAD may know the size. A HEAD that fails or does not say
+            // leaves the body capped at `Limits::unsized_blob`.
+            size = self.blob_head(name, digest).await.ok().flatten().flatten();
+        }
+        let mut body = resuming_body(self.clone(), request, response);
+        if size.is_none() {
+            body = capped(body, self.limits().unsized_blob, what.clone());
+        }
         let mut verifier = Verifier::new(what, digest.clone(), size);
         // Large bodies are hashed on a thread of their own, overlapping with
         // receiving and writing; small ones (configs) are not worth a thread.
@@ -117,7 +134,9 @@ impl Client {
     /// The bytes go to a temporary file beside `path` that is renamed over it
     /// only after the digest matched. On any failure (a digest or size
     /// mismatch, a broken connection, a dropped future) the temporary file is
-    /// removed and nothing appears at `path`.
+    /// removed and nothing appears at `path`. The size is checked as in
+    /// [`Client::blob_stream`]: a body of no known size stops at
+    /// [`Limits::unsized_blob`](crate::transport::Limits::unsized_blob).
     pub async fn download_blob(
         &self,
         name: &RepositoryName,
@@ -165,13 +184,26 @@ impl Client {
     /// The size of a blob (`HEAD`), or `None` when the registry does not have
     /// it in this repository.
     pub async fn blob_size(&self, name: &RepositoryName, digest: &Digest) -> Result<Option<u64>> {
+        Ok(self
+            .blob_head(name, digest)
+            .await?
+            .map(|len| len.unwrap_or(0)))
+    }
+
+    /// A blob's `HEAD`: `None` when the registry does not have it, else its
+    /// `Content-Length` when the registry sent one.
+    async fn blob_head(
+        &self,
+        name: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<Option<Option<u64>>> {
         let request =
             Request::head(self.repo_url(name, &format!("blobs/{digest}"))).scope(Scope::pull(name));
         let method = request.method.clone();
         let response = self.send_any(request).await?;
         match response.status() {
             StatusCode::NOT_FOUND => Ok(None),
-            s if s.is_success() => Ok(Some(content_length(response.headers()).unwrap_or(0))),
+            s if s.is_success() => Ok(Some(content_length(response.headers()))),
             _ => Err(self.status_error(&method, response).await),
         }
     }
@@ -227,6 +259,28 @@ impl Client {
         }
         Ok(buf.freeze())
     }
+}
+
+/// A body of no known size, refused with [`Error::TooLarge`] once it passes
+/// `limit` bytes (the stream ends with that error).
+fn capped(
+    body: BoxStream<'static, Result<Bytes>>,
+    limit: u64,
+    what: String,
+) -> BoxStream<'static, Result<Bytes>> {
+    let mut seen: u64 = 0;
+    body.map(move |chunk| {
+        let chunk = chunk?;
+        seen = seen.saturating_add(chunk.len() as u64);
+        if seen > limit {
+            return Err(Error::TooLarge {
+                what: format!("{what} (no size known)"),
+                limit,
+            });
+        }
+        Ok(chunk)
+    })
+    .boxed()
 }
 
 /// Blobs from this size on are hashed on a thread of their own.

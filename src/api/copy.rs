@@ -1,6 +1,8 @@
 //! Copying images within a registry (mounts, no bytes moved) and between
 //! registries (blobs streamed through, verified, a few at once).
 
+use std::collections::HashSet;
+
 use futures::{StreamExt, TryStreamExt};
 
 use crate::api::manifests::platform_entry;
@@ -90,8 +92,9 @@ pub(crate) struct BlobRef {
 /// registries do not hold them.
 pub(crate) fn blobs_of(manifest: &Manifest) -> Vec<BlobRef> {
     let mut out: Vec<BlobRef> = Vec::new();
+    let mut seen: HashSet<Digest> = HashSet::new();
     let mut push = |digest: &Digest, size: Option<u64>| {
-        if !out.iter().any(|b| b.digest == *digest) {
+        if seen.insert(digest.clone()) {
             out.push(BlobRef {
                 digest: digest.clone(),
                 size,
@@ -130,15 +133,12 @@ pub(crate) struct Resolved {
 impl Resolved {
     /// Every blob of every image, each once.
     pub(crate) fn blobs(&self) -> Vec<BlobRef> {
-        let mut out: Vec<BlobRef> = Vec::new();
-        for image in &self.images {
-            for blob in blobs_of(image) {
-                if !out.iter().any(|b| b.digest == blob.digest) {
-                    out.push(blob);
-                }
-            }
-        }
-        out
+        let mut seen: HashSet<Digest> = HashSet::new();
+        self.images
+            .iter()
+            .flat_map(blobs_of)
+            .filter(|blob| seen.insert(blob.digest.clone()))
+            .collect()
     }
 
     /// The children written by digest before the top manifest.
@@ -189,8 +189,14 @@ impl Client {
                 })
             }
             Platforms::All => {
+                // The count was capped when the index was fetched; a child
+                // named twice is fetched (and written) once.
                 let mut images = Vec::new();
+                let mut seen: HashSet<&Digest> = HashSet::new();
                 for child in top.manifests() {
+                    if !seen.insert(&child.digest) {
+                        continue;
+                    }
                     let m = self
                         .manifest(name, &TagOrDigest::Digest(child.digest.clone()))
                         .await?;

@@ -7,7 +7,7 @@ use crate::digest::Digest;
 use crate::error::Error;
 use crate::models::{media_type, ImageConfig, Manifest, ManifestBody, Platform};
 use crate::reference::{RepositoryName, TagOrDigest};
-use crate::transport::{content_digest, content_type};
+use crate::transport::{content_digest, content_type, Limits};
 use crate::Result;
 
 /// The entry of an index that matches `platform`, or
@@ -38,6 +38,28 @@ fn verify(manifest: &Manifest, expected: [Option<&Digest>; 2], what: &str) -> Re
                 what: what.to_owned(),
                 expected: expected.clone(),
                 actual,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a manifest that names more child manifests or layers than
+/// `limits` allow ([`Error::TooLarge`]), so that nothing it names is fetched.
+fn check_fan_out(manifest: &Manifest, limits: &Limits, what: &str) -> Result<()> {
+    let counts = [
+        (
+            manifest.manifests().len(),
+            limits.index_children,
+            "child manifests",
+        ),
+        (manifest.layer_digests().len(), limits.layers, "layers"),
+    ];
+    for (count, limit, kind) in counts {
+        if count as u64 > limit {
+            return Err(Error::TooLarge {
+                what: format!("{what}: names {count} {kind}"),
+                limit,
             });
         }
     }
@@ -155,7 +177,9 @@ impl Client {
     /// JWS payload, as registries do, and read from that payload: a payload
     /// that is not exactly the body without its `signatures` is
     /// [`Error::Protocol`] (see [`crate::models::signed_payload`]), so the
-    /// manifest returned is always the bytes that were hashed.
+    /// manifest returned is always the bytes that were hashed. A manifest
+    /// naming more child manifests or layers than [`Limits::index_children`]
+    /// and [`Limits::layers`] allow is [`Error::TooLarge`].
     pub async fn manifest(
         &self,
         name: &RepositoryName,
@@ -188,6 +212,7 @@ impl Client {
             [reference.as_digest(), announced.as_ref()],
             &what,
         )?;
+        check_fan_out(&manifest, self.limits(), &what)?;
         Ok(manifest)
     }
 

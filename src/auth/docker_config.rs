@@ -6,11 +6,12 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use base64::Engine as _;
 use serde::Deserialize;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{AuthContext, Authenticator, Authorization, Challenge, Credential, Secret, TokenFlow};
 use crate::error::Error;
@@ -18,8 +19,16 @@ use crate::Result;
 
 /// The key `docker login` uses for Docker Hub.
 const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
-/// Largest config file or helper answer read.
+/// Largest config file read.
 const CONFIG_LIMIT: u64 = 4 << 20;
+/// Largest answer read from a credential helper (a real one is a few
+/// hundred bytes of JSON); a helper that says more fails the lookup.
+const HELPER_OUTPUT_LIMIT: u64 = 1 << 20;
+/// How much of a credential helper's standard error is kept for the error
+/// message; the rest is read and dropped.
+const HELPER_STDERR_LIMIT: u64 = 64 << 10;
+/// How long a credential helper may take by default.
+const DEFAULT_HELPER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Credentials from the Docker config (`auths`, `credsStore`, `credHelpers`),
 /// used through the token flow for each registry.
@@ -31,14 +40,52 @@ const CONFIG_LIMIT: u64 = 4 << 20;
 ///
 /// For a registry, a `credHelpers` entry wins, then an `auths` entry (`auth`
 /// as base64 `user:password`, `username`/`password`, or `identitytoken`),
-/// then `credsStore`. Helpers run as `docker-credential-NAME get` with the
-/// server on standard input, once per registry per authenticator. Docker Hub
-/// is found under any of its keys (`https://index.docker.io/v1/`,
-/// `docker.io`, `registry-1.docker.io`).
+/// then `credsStore`. Docker Hub is found under any of its keys
+/// (`https://index.docker.io/v1/`, `docker.io`, `registry-1.docker.io`).
+///
+/// Helpers run as `docker-credential-NAME get` (found on `PATH`, or in
+/// [`DockerConfig::helper_dir`]) with the server on standard input, once per
+/// registry per authenticator: concurrent first requests to a registry wait
+/// for the one lookup. A helper name is a name, not a path: only ASCII
+/// letters, digits, `.`, `_` and `-` (and not `.` or `..`), else
+/// [`Error::Invalid`] before anything runs. A helper that has not answered
+/// within 30 seconds ([`DockerConfig::helper_timeout`]) is killed and the
+/// lookup fails with a `TimedOut` [`Error::Io`]; an answer over 1 MiB is
+/// [`Error::TooLarge`], refused without reading the rest.
 pub struct DockerConfig {
     path: Option<PathBuf>,
     file: ConfigFile,
-    flows: Mutex<HashMap<String, Arc<TokenFlow>>>,
+    /// One slot per registry host, locked while its lookup runs.
+    flows: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Slot>>>>,
+    helpers: Helpers,
+}
+
+/// Where credential helpers are found and how long they may take.
+struct Helpers {
+    dir: Option<PathBuf>,
+    timeout: Duration,
+}
+
+impl Default for Helpers {
+    fn default() -> Self {
+        Helpers {
+            dir: None,
+            timeout: DEFAULT_HELPER_TIMEOUT,
+        }
+    }
+}
+
+/// The credential lookup of one registry host.
+#[derive(Default)]
+enum Slot {
+    /// Not looked up yet (or the last lookup failed before this caller came).
+    #[default]
+    Empty,
+    /// Looked up: the flow every request to the host shares.
+    Ready(Arc<TokenFlow>),
+    /// The lookup failed at `at`; callers that were waiting for it share the
+    /// failure instead of running the helper again, later ones retry.
+    Failed { message: String, at: Instant },
 }
 
 impl fmt::Debug for DockerConfig {
@@ -49,6 +96,8 @@ impl fmt::Debug for DockerConfig {
             .field("registries", &registries)
             .field("creds_store", &self.file.creds_store)
             .field("cred_helpers", &self.file.cred_helpers)
+            .field("helper_dir", &self.helpers.dir)
+            .field("helper_timeout", &self.helpers.timeout)
             .finish_non_exhaustive()
     }
 }
@@ -136,6 +185,7 @@ impl DockerConfig {
             path: None,
             file,
             flows: Mutex::new(HashMap::new()),
+            helpers: Helpers::default(),
         })
     }
 
@@ -145,7 +195,22 @@ impl DockerConfig {
             path: None,
             file: ConfigFile::default(),
             flows: Mutex::new(HashMap::new()),
+            helpers: Helpers::default(),
         }
+    }
+
+    /// Runs credential helpers from `dir` (`dir/docker-credential-NAME`)
+    /// instead of looking them up on `PATH`.
+    pub fn helper_dir(mut self, dir: impl Into<PathBuf>) -> DockerConfig {
+        self.helpers.dir = Some(dir.into());
+        self
+    }
+
+    /// How long a credential helper may take before it is killed and the
+    /// lookup fails (default 30 seconds).
+    pub fn helper_timeout(mut self, timeout: Duration) -> DockerConfig {
+        self.helpers.timeout = timeout;
+        self
     }
 
     /// The file the config was read from, if any.
@@ -158,7 +223,7 @@ impl DockerConfig {
     pub async fn credential_for(&self, registry: &str) -> Result<Option<Credential>> {
         let keys = lookup_keys(registry);
         if let Some(helper) = keys.iter().find_map(|k| self.file.cred_helpers.get(k)) {
-            return run_helper(helper, &helper_server(registry)).await;
+            return run_helper(&self.helpers, helper, &helper_server(registry)).await;
         }
         let entry = self.file.auths.iter().find_map(|(key, entry)| {
             let normal = normalize_key(key);
@@ -170,30 +235,50 @@ impl DockerConfig {
             }
         }
         match &self.file.creds_store {
-            Some(store) if !store.is_empty() => run_helper(store, &helper_server(registry)).await,
+            Some(store) if !store.is_empty() => {
+                run_helper(&self.helpers, store, &helper_server(registry)).await
+            }
             _ => Ok(None),
         }
     }
 
+    /// The token flow of a registry host, its credentials looked up once:
+    /// concurrent first callers wait for one lookup and share its outcome.
     async fn flow(&self, ctx: &AuthContext<'_>) -> Result<Arc<TokenFlow>> {
         let host = registry_host(ctx.registry);
-        if let Some(flow) = self
+        let slot = self
             .flows
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&host)
-        {
-            return Ok(flow.clone());
+            .entry(host.clone())
+            .or_default()
+            .clone();
+        let asked = Instant::now();
+        let mut slot = slot.lock().await;
+        match &*slot {
+            Slot::Ready(flow) => return Ok(flow.clone()),
+            Slot::Failed { message, at } if *at >= asked => {
+                return Err(Error::protocol(
+                    format!("credentials for {host}"),
+                    format!("the lookup failed: {message}"),
+                ));
+            }
+            _ => {}
         }
-        let credential = self.credential_for(&host).await?;
-        let flow = Arc::new(TokenFlow::new(credential));
-        Ok(self
-            .flows
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(host)
-            .or_insert(flow)
-            .clone())
+        match self.credential_for(&host).await {
+            Ok(credential) => {
+                let flow = Arc::new(TokenFlow::new(credential));
+                *slot = Slot::Ready(flow.clone());
+                Ok(flow)
+            }
+            Err(e) => {
+                *slot = Slot::Failed {
+                    message: e.to_string(),
+                    at: Instant::now(),
+                };
+                Err(e)
+            }
+        }
     }
 }
 
@@ -297,14 +382,45 @@ fn decode_auth(auth: &str) -> std::result::Result<(String, String), ()> {
     Ok((u.to_owned(), p.to_owned()))
 }
 
-/// Runs `docker-credential-NAME get` with `server` on stdin.
-async fn run_helper(name: &str, server: &str) -> Result<Option<Credential>> {
+/// Refuses a helper name that is not a plain name: `docker-credential-NAME`
+/// must not become a path (`x/../../run`) or anything a shell might read.
+fn check_helper_name(name: &str) -> Result<()> {
+    let plain = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if plain && !matches!(name, "" | "." | "..") {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "credential helper name",
+            name,
+            "only ASCII letters, digits, '.', '_' and '-' are allowed",
+        ))
+    }
+}
+
+/// What a helper process said before it exited.
+struct HelperOutput {
+    status: std::process::ExitStatus,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+/// Runs `docker-credential-NAME get` with `server` on stdin, within the
+/// timeout, reading at most [`HELPER_OUTPUT_LIMIT`] bytes of its answer.
+async fn run_helper(helpers: &Helpers, name: &str, server: &str) -> Result<Option<Credential>> {
+    check_helper_name(name)?;
     let program = format!("docker-credential-{name}");
     let io = |source| Error::Io {
         path: PathBuf::from(&program),
         source,
     };
-    let mut child = tokio::process::Command::new(&program)
+    let command = helpers
+        .dir
+        .as_ref()
+        .map_or_else(|| PathBuf::from(&program), |dir| dir.join(&program));
+    // Killed when dropped: on a timeout, an oversized answer or any error.
+    let mut child = tokio::process::Command::new(&command)
         .arg("get")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -312,10 +428,68 @@ async fn run_helper(name: &str, server: &str) -> Result<Option<Credential>> {
         .kill_on_drop(true)
         .spawn()
         .map_err(io)?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(server.as_bytes()).await.map_err(io)?;
-    }
-    let output = child.wait_with_output().await.map_err(io)?;
+    let (Some(mut stdin), Some(stdout), Some(stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
+        return Err(io(std::io::Error::other("helper pipes missing")));
+    };
+    let talk = async {
+        let write = async {
+            match stdin.write_all(server.as_bytes()).await {
+                // A helper that exits without reading says why below.
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(io(e)),
+                _ => {}
+            }
+            drop(stdin);
+            Ok(())
+        };
+        let answer = async {
+            let mut out = Vec::new();
+            stdout
+                .take(HELPER_OUTPUT_LIMIT + 1)
+                .read_to_end(&mut out)
+                .await
+                .map_err(io)?;
+            if out.len() as u64 > HELPER_OUTPUT_LIMIT {
+                return Err(Error::TooLarge {
+                    what: format!("{program} get answer"),
+                    limit: HELPER_OUTPUT_LIMIT,
+                });
+            }
+            Ok(out)
+        };
+        let complaints = async {
+            let mut err = Vec::new();
+            let mut stderr = stderr;
+            (&mut stderr)
+                .take(HELPER_STDERR_LIMIT)
+                .read_to_end(&mut err)
+                .await
+                .map_err(io)?;
+            tokio::io::copy(&mut stderr, &mut tokio::io::sink())
+                .await
+                .map_err(io)?;
+            Ok(err)
+        };
+        let ((), stdout, stderr) = futures::try_join!(write, answer, complaints)?;
+        let status = child.wait().await.map_err(io)?;
+        Ok::<_, Error>(HelperOutput {
+            status,
+            stdout,
+            stderr,
+        })
+    };
+    let output = tokio::time::timeout(helpers.timeout, talk)
+        .await
+        .map_err(|_| {
+            io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!(
+                    "credential helper gave no answer within {:?}",
+                    helpers.timeout
+                ),
+            ))
+        })??;
     if !output.status.success() {
         let said = String::from_utf8_lossy(&output.stdout).trim().to_owned();
         if said.contains("credentials not found") {
@@ -331,12 +505,6 @@ async fn run_helper(name: &str, server: &str) -> Result<Option<Credential>> {
             format!("{program} get {server}"),
             format!("credential helper failed ({}): {message}", output.status),
         ));
-    }
-    if output.stdout.len() as u64 > CONFIG_LIMIT {
-        return Err(Error::TooLarge {
-            what: format!("{program} get"),
-            limit: CONFIG_LIMIT,
-        });
     }
     let answer: HelperAnswer = serde_json::from_slice(&output.stdout)
         .map_err(|e| Error::decode(format!("{program} get answer"), e))?;
@@ -404,6 +572,19 @@ mod tests {
                 .contains("docker-credential-dockreg-test-none"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn helper_names_are_names_not_paths() {
+        for good in ["osxkeychain", "ecr-login", "desktop.exe", "pass", "gcr_1.2"] {
+            assert!(check_helper_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", ".", "..", "../x", "/usr/bin/id", "a b", "x\0", "é"] {
+            assert!(
+                matches!(check_helper_name(bad), Err(Error::Invalid { .. })),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]
