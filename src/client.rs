@@ -47,6 +47,9 @@ pub struct Client {
 
 struct Inner {
     http: reqwest::Client,
+    /// For token requests: follows redirects only within the first URL's
+    /// origin (the injected client when there is one).
+    token_http: reqwest::Client,
     base: Url,
     limits: Limits,
     retry: RetryConfig,
@@ -219,12 +222,18 @@ impl Client {
         let ctx = AuthContext {
             registry: &inner.base,
             scopes: &request.scopes,
-            http: &inner.http,
+            http: &inner.token_http,
             allow_insecure_realm: inner.allow_insecure_realm,
         };
         let authorization = inner.authenticator.authorize(&ctx).await?;
         let response = self.send_once(request, authorization.as_ref()).await?;
         if response.status() != StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+        // Only the registry's own challenges count: a 401 from storage the
+        // request was redirected to must not choose where the user's
+        // credentials go, nor become the registry's known challenge.
+        if response.url().origin() != inner.base.origin() {
             return Ok(response);
         }
         let challenges = challenges_of(response.headers());
@@ -259,11 +268,22 @@ impl Client {
         if let Some(body) = &request.body {
             builder = builder.body(body.clone());
         }
-        builder.send().await.map_err(|source| Error::Http {
-            method: request.method.to_string(),
-            url: redact(&request.url),
-            source,
-        })
+        let response = builder
+            .send()
+            .await
+            .map_err(|source| Error::http(request.method.as_str(), &request.url, source))?;
+        // dockreg's own redirect policy refuses this before it happens; an
+        // injected client follows its own policy, so check where it ended.
+        if request.url.scheme() == "https" && response.url().scheme() != "https" {
+            return Err(Error::protocol(
+                format!("{} {}", request.method, redact(&request.url)),
+                format!(
+                    "redirect from https to plain http refused (to {})",
+                    redact(response.url())
+                ),
+            ));
+        }
+        Ok(response)
     }
 
     /// Turns a failed response into [`Error::Registry`], reading at most
@@ -271,9 +291,13 @@ impl Client {
     pub(crate) async fn status_error(&self, method: &Method, response: reqwest::Response) -> Error {
         let status = response.status();
         let url = redact(response.url());
+        let secrets = dropped_query_values(response.url());
         let method = method.to_string();
         let limit = self.inner.limits.error_body;
-        let body = read_prefix(response, limit).await;
+        let mut body = read_prefix(response, limit).await;
+        for secret in &secrets {
+            scrub(&mut body, secret.as_bytes());
+        }
         registry_error(method, url, status, &body)
     }
 
@@ -363,15 +387,81 @@ async fn read_prefix(response: reqwest::Response, limit: u64) -> Vec<u8> {
     out
 }
 
-/// A URL as it may appear in errors: without user name or password.
+/// Query parameters of the distribution API that carry no secret and help
+/// to read an error (`?n=1001`, `?digest=sha256:...`). Any other parameter,
+/// such as a presigned storage URL's signature (S3 `X-Amz-Signature`,
+/// Azure SAS `sig`), is left out of URLs in errors.
+const SHOWN_QUERY: &[&str] = &["n", "last", "digest", "mount", "from", "artifactType"];
+
+/// A URL as it may appear in errors: [`redacted`], as text.
 pub(crate) fn redact(url: &Url) -> String {
-    if url.username().is_empty() && url.password().is_none() {
-        return url.to_string();
-    }
+    redacted(url).into()
+}
+
+/// A URL without user name, password, fragment, or query parameters other
+/// than the API's own ([`SHOWN_QUERY`]).
+pub(crate) fn redacted(url: &Url) -> Url {
     let mut url = url.clone();
     let _ = url.set_username("");
     let _ = url.set_password(None);
-    url.to_string()
+    url.set_fragment(None);
+    if url.query().is_some() {
+        let kept: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(k, _)| SHOWN_QUERY.contains(&k.as_ref()))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if kept.is_empty() {
+            url.set_query(None);
+        } else {
+            url.query_pairs_mut().clear().extend_pairs(kept);
+        }
+    }
+    url
+}
+
+/// The values [`redacted`] leaves out of a URL (as sent and decoded), so
+/// that an error page echoing the URL does not show them either. Short
+/// values are not worth hiding and would match by chance.
+fn dropped_query_values(url: &Url) -> Vec<String> {
+    let mut out = Vec::new();
+    for raw in url.query().unwrap_or_default().split('&') {
+        let (k, v) = raw.split_once('=').unwrap_or((raw, ""));
+        let decoded = url::form_urlencoded::parse(raw.as_bytes()).next();
+        let shown = decoded
+            .as_ref()
+            .is_some_and(|(k, _)| SHOWN_QUERY.contains(&k.as_ref()));
+        if shown || k.is_empty() {
+            continue;
+        }
+        out.push(v.to_owned());
+        if let Some((_, v)) = decoded {
+            out.push(v.into_owned());
+        }
+    }
+    out.retain(|v| v.len() >= 6);
+    out.sort_unstable_by_key(|v| std::cmp::Reverse(v.len()));
+    out.dedup();
+    out
+}
+
+/// Replaces every occurrence of `secret` in `body` with `<redacted>`.
+fn scrub(body: &mut Vec<u8>, secret: &[u8]) {
+    if secret.is_empty() || body.len() < secret.len() {
+        return;
+    }
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        if body[i..].starts_with(secret) {
+            out.extend_from_slice(b"<redacted>");
+            i += secret.len();
+        } else {
+            out.push(body[i]);
+            i += 1;
+        }
+    }
+    *body = out;
 }
 
 /// One request to send: method, URL and extra headers.
@@ -560,9 +650,35 @@ impl ClientBuilder {
         self
     }
 
-    /// Uses this `reqwest::Client` instead of building one. Timeouts, TLS
-    /// settings and the user agent of this builder are then not applied:
-    /// configure them on the injected client.
+    /// Uses this `reqwest::Client` instead of building one, for registry
+    /// and token requests alike.
+    ///
+    /// **What is lost.** A `reqwest::Client` cannot be changed or inspected
+    /// once built, so none of this builder's transport settings apply to it:
+    /// timeouts ([`read_timeout`](Self::read_timeout), which a stalled blob
+    /// download needs to fail and resume, [`timeout`](Self::timeout),
+    /// [`connect_timeout`](Self::connect_timeout)), TLS roots and client
+    /// certificates, the user agent, and dockreg's redirect rules. Build the
+    /// injected client with at least:
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let http = reqwest::Client::builder()
+    ///     .read_timeout(Duration::from_secs(30)) // without it a stalled body waits forever
+    ///     .referer(false)                        // redirect targets learn no registry URLs
+    ///     .build()?;
+    /// let client = dockreg::Client::builder("registry.example.com").http_client(http).build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// **What is kept.** dockreg still refuses any answer that a redirect
+    /// brought down from https to plain http (the request may have reached
+    /// the http host, without `Authorization`, which reqwest strips whenever
+    /// scheme, host or port change), answers `401` challenges only from the
+    /// registry's origin, and refuses a token whose answer came from another
+    /// origin than its realm. The OAuth2 token `POST` is sent with a body
+    /// that no redirect can replay. Without an injected client, token
+    /// requests follow no redirect to another origin at all.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -596,41 +712,28 @@ impl ClientBuilder {
 
     /// Builds the client. Fails with [`Error::Invalid`] for a malformed
     /// registry and [`Error::Build`] for bad TLS material.
+    ///
+    /// Unless [`ClientBuilder::http_client`] injected one, two
+    /// `reqwest::Client`s with the same settings are built: one for the
+    /// registry (up to 10 redirects, never from https down to http) and one
+    /// for token requests (redirects only within the realm's origin). Neither
+    /// sends a `Referer`.
     pub fn build(self) -> Result<Client> {
         let base = base_url(&self.registry, self.plain_http)?;
-        if let Some(e) = self.pem_errors.into_iter().next() {
-            return Err(Error::Build(e));
+        if let Some(e) = self.pem_errors.first() {
+            return Err(Error::Build(e.clone()));
         }
-        let http = match self.http {
-            Some(http) => http,
-            None => {
-                let mut headers = HeaderMap::new();
-                headers.insert(
-                    USER_AGENT,
-                    HeaderValue::from_str(&self.user_agent)
-                        .map_err(|_| Error::Build("user agent is not a valid header".into()))?,
-                );
-                let mut b = reqwest::Client::builder()
-                    .default_headers(headers)
-                    .connect_timeout(self.connect_timeout)
-                    .read_timeout(self.read_timeout)
-                    .redirect(redirect_policy())
-                    .danger_accept_invalid_certs(self.accept_invalid_certs);
-                if let Some(t) = self.timeout {
-                    b = b.timeout(t);
-                }
-                for cert in self.root_certificates {
-                    b = b.add_root_certificate(cert);
-                }
-                if let Some(identity) = self.identity {
-                    b = b.identity(identity);
-                }
-                b.build().map_err(|e| Error::Build(e.to_string()))?
-            }
+        let (http, token_http) = match &self.http {
+            Some(http) => (http.clone(), http.clone()),
+            None => (
+                self.reqwest_client(redirect_policy())?,
+                self.reqwest_client(token_redirect_policy())?,
+            ),
         };
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
+                token_http,
                 base,
                 limits: self.limits,
                 retry: self.retry,
@@ -641,6 +744,56 @@ impl ClientBuilder {
             }),
         })
     }
+}
+
+impl ClientBuilder {
+    /// A `reqwest::Client` with this builder's settings and `policy`.
+    fn reqwest_client(&self, policy: reqwest::redirect::Policy) -> Result<reqwest::Client> {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            USER_AGENT,
+            HeaderValue::from_str(&self.user_agent)
+                .map_err(|_| Error::Build("user agent is not a valid header".into()))?,
+        );
+        let mut b = reqwest::Client::builder()
+            .default_headers(headers)
+            .connect_timeout(self.connect_timeout)
+            .read_timeout(self.read_timeout)
+            .redirect(policy)
+            // A redirect target (storage, a CDN) learns nothing of the
+            // registry URL (upload state, repository, digest) it came from.
+            .referer(false)
+            .danger_accept_invalid_certs(self.accept_invalid_certs);
+        if let Some(t) = self.timeout {
+            b = b.timeout(t);
+        }
+        for cert in &self.root_certificates {
+            b = b.add_root_certificate(cert.clone());
+        }
+        if let Some(identity) = &self.identity {
+            b = b.identity(identity.clone());
+        }
+        b.build().map_err(|e| Error::Build(e.to_string()))
+    }
+}
+
+/// For token requests: follows redirects only while they stay on the
+/// origin of the realm, at most 10. A redirect elsewhere is not followed;
+/// the token flow refuses the redirect response it gets instead.
+fn token_redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let elsewhere = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| first.origin() != attempt.url().origin());
+        if elsewhere {
+            attempt.stop()
+        } else if attempt.previous().len() >= 10 {
+            attempt.error("too many redirects")
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 /// Follows up to 10 redirects, never from https down to http. (reqwest
@@ -814,5 +967,71 @@ mod tests {
     fn urls_in_errors_carry_no_credentials() {
         let url = Url::parse("https://user:secret@r.example.com/v2/").unwrap();
         assert_eq!(redact(&url), "https://r.example.com/v2/");
+    }
+
+    #[test]
+    fn urls_in_errors_carry_no_signatures() {
+        let r = |u: &str| redact(&Url::parse(u).unwrap());
+        assert_eq!(
+            r("https://s3.example.com/blob?X-Amz-Credential=AKID&X-Amz-Signature=abc#frag"),
+            "https://s3.example.com/blob"
+        );
+        assert_eq!(
+            r("https://acct.blob.core.windows.net/c/b?sv=2020&se=2030&sp=r&sig=abc%2Bdef"),
+            "https://acct.blob.core.windows.net/c/b"
+        );
+        // The API's own parameters stay: they say what was asked.
+        assert_eq!(
+            r("http://r/v2/_catalog?n=1001&last=a%2Fb"),
+            "http://r/v2/_catalog?n=1001&last=a%2Fb"
+        );
+        assert_eq!(
+            r("http://r/v2/a/blobs/uploads/u?_state=opaque&digest=sha256%3Aab"),
+            "http://r/v2/a/blobs/uploads/u?digest=sha256%3Aab"
+        );
+    }
+
+    #[test]
+    fn error_pages_echoing_a_signature_are_scrubbed() {
+        let url =
+            Url::parse("https://s/blob?n=100&sig=abc%2Bdef%3D&X-Amz-Signature=0123456789&k=ab")
+                .unwrap();
+        let secrets = dropped_query_values(&url);
+        assert!(secrets.contains(&"abc%2Bdef%3D".to_owned()), "{secrets:?}");
+        assert!(secrets.contains(&"abc+def=".to_owned()), "{secrets:?}");
+        assert!(secrets.contains(&"0123456789".to_owned()), "{secrets:?}");
+        assert!(!secrets.contains(&"100".to_owned()) && !secrets.contains(&"ab".to_owned()));
+        let mut body = b"Denied: /blob?sig=abc%2Bdef%3D (abc+def=) 0123456789.".to_vec();
+        for s in &secrets {
+            scrub(&mut body, s.as_bytes());
+        }
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            "Denied: /blob?sig=<redacted> (<redacted>) <redacted>."
+        );
+    }
+
+    #[test]
+    fn registry_text_is_escaped_when_shown() {
+        let e = registry_error(
+            "GET".into(),
+            "http://r/v2/".into(),
+            StatusCode::FORBIDDEN,
+            br#"{"errors":[{"code":"X\u001b[31m","message":"a\u0007b\r\u202ec"}]}"#,
+        );
+        assert_eq!(
+            e.to_string(),
+            r"GET http://r/v2/: 403 Forbidden: X\u{1b}[31m: a\u{7}b\r\u{202e}c"
+        );
+        let e = registry_error(
+            "GET".into(),
+            "http://r/v2/".into(),
+            StatusCode::BAD_GATEWAY,
+            "<h1>\u{1b}]0;title\u{7}\u{9b}2J</h1>".as_bytes(),
+        );
+        assert_eq!(
+            e.to_string(),
+            r"GET http://r/v2/: 502 Bad Gateway: <h1>\u{1b}]0;title\u{7}\u{9b}2J</h1>"
+        );
     }
 }

@@ -23,7 +23,7 @@ use crate::models::{ErrorCode, RegistryError};
 pub enum Error {
     /// A value given to the crate was malformed (a reference, a repository
     /// name, a tag, a digest, a URL, ...). Raised before any request is sent.
-    #[error("invalid {what} {input:?}: {reason}")]
+    #[error("invalid {what} {input:?}: {}", Escaped(reason))]
     Invalid {
         /// What kind of value was refused (`"repository name"`, `"tag"`, ...).
         what: &'static str,
@@ -38,7 +38,7 @@ pub enum Error {
     /// `errors` holds the parsed error envelope when the body was one; `body`
     /// holds the start of the raw body (capped) when it was not JSON, for
     /// example an HTML page from a proxy.
-    #[error("{method} {url}: {}", RegistryFailure { status: *status, errors, body: body.as_deref() })]
+    #[error("{method} {}: {}", Escaped(url), RegistryFailure { status: *status, errors, body: body.as_deref() })]
     Registry {
         /// The HTTP method of the failed request.
         method: String,
@@ -54,7 +54,7 @@ pub enum Error {
 
     /// The request could not be sent or its response could not be read
     /// (connection refused, TLS failure, timeout, broken body, ...).
-    #[error("{method} {url}: {}", Causes(source))]
+    #[error("{method} {}: {}", Escaped(url), Causes(source))]
     Http {
         /// The HTTP method of the failed request.
         method: String,
@@ -66,7 +66,10 @@ pub enum Error {
     },
 
     /// Bytes did not hash to the digest they were fetched by or announced with.
-    #[error("digest mismatch for {what}: expected {expected}, got {actual}")]
+    #[error(
+        "digest mismatch for {}: expected {expected}, got {actual}",
+        Escaped(what)
+    )]
     DigestMismatch {
         /// What was being verified (a URL, a blob, a manifest).
         what: String,
@@ -77,7 +80,10 @@ pub enum Error {
     },
 
     /// A body was longer or shorter than announced.
-    #[error("size mismatch for {what}: expected {expected} bytes, got {actual}")]
+    #[error(
+        "size mismatch for {}: expected {expected} bytes, got {actual}",
+        Escaped(what)
+    )]
     SizeMismatch {
         /// What was being read.
         what: String,
@@ -88,7 +94,7 @@ pub enum Error {
     },
 
     /// A body was larger than the cap dockreg reads into memory.
-    #[error("{what}: body larger than the {limit}-byte limit")]
+    #[error("{}: body larger than the {limit}-byte limit", Escaped(what))]
     TooLarge {
         /// What was being read (usually a method and URL).
         what: String,
@@ -97,7 +103,7 @@ pub enum Error {
     },
 
     /// A body could not be decoded as the JSON document it should be.
-    #[error("cannot decode {what}: {source}")]
+    #[error("cannot decode {}: {}", Escaped(what), Escaped(&source.to_string()))]
     Decode {
         /// What was being decoded.
         what: String,
@@ -108,7 +114,7 @@ pub enum Error {
 
     /// The registry's answer broke the protocol (a missing or malformed
     /// header, a Link to another origin, an unknown media type, ...).
-    #[error("{what}: {reason}")]
+    #[error("{}: {}", Escaped(what), Escaped(reason))]
     Protocol {
         /// What was being done (usually a method and URL).
         what: String,
@@ -119,9 +125,10 @@ pub enum Error {
     /// The registry refused a `DELETE` because deletion is disabled in its
     /// configuration (it answers 405 `UNSUPPORTED`).
     #[error(
-        "DELETE {url}: deletion is disabled on this registry (405 UNSUPPORTED); \
+        "DELETE {}: deletion is disabled on this registry (405 UNSUPPORTED); \
          its operator enables it with storage.delete.enabled: true in the config \
-         or REGISTRY_STORAGE_DELETE_ENABLED=true"
+         or REGISTRY_STORAGE_DELETE_ENABLED=true",
+        Escaped(url)
     )]
     DeletionDisabled {
         /// The URL of the refused request.
@@ -129,7 +136,12 @@ pub enum Error {
     },
 
     /// No manifest of an index or manifest list matches the platform asked for.
-    #[error("no manifest for platform {platform} in {what} (available: {available})")]
+    #[error(
+        "no manifest for platform {} in {} (available: {})",
+        Escaped(platform),
+        Escaped(what),
+        Escaped(available)
+    )]
     NoMatchingPlatform {
         /// The manifest list or index that was searched.
         what: String,
@@ -173,18 +185,49 @@ struct Causes<'a>(&'a (dyn std::error::Error + 'static));
 impl fmt::Display for Causes<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut shown = self.0.to_string();
-        f.write_str(&shown)?;
+        write!(f, "{}", Escaped(&shown))?;
         let mut cause = self.0.source();
         while let Some(c) = cause {
             let text = c.to_string();
             if !text.is_empty() && !shown.contains(&text) {
-                write!(f, ": {text}")?;
+                write!(f, ": {}", Escaped(&text))?;
                 shown = text;
             }
             cause = c.source();
         }
         Ok(())
     }
+}
+
+/// Text from a server, shown so that it cannot drive a terminal: control
+/// characters (C0, DEL, C1: escape sequences, carriage returns, bells) and
+/// the Unicode bidirectional controls that reorder what is displayed
+/// (U+202E and its kin) are written as escapes (`\u{1b}`, `\r`, `\u{202e}`).
+/// Everything else is written as is.
+pub(crate) struct Escaped<'a>(pub(crate) &'a str);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut rest = self.0;
+        while let Some(at) = rest.find(needs_escape) {
+            f.write_str(&rest[..at])?;
+            let c = rest[at..].chars().next().unwrap_or_default();
+            write!(f, "{}", c.escape_debug())?;
+            rest = &rest[at + c.len_utf8()..];
+        }
+        f.write_str(rest)
+    }
+}
+
+/// Whether a character could change how a terminal shows what follows.
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+        )
 }
 
 /// Formats a registry failure as `404 Not Found: MANIFEST_UNKNOWN: manifest unknown`.
@@ -199,7 +242,7 @@ impl fmt::Display for RegistryFailure<'_> {
         write!(f, "{}", self.status)?;
         for (i, e) in self.errors.iter().enumerate() {
             f.write_str(if i == 0 { ": " } else { "; " })?;
-            write!(f, "{}: {}", e.code, e.message)?;
+            write!(f, "{}: {}", Escaped(e.code.as_str()), Escaped(&e.message))?;
         }
         if self.errors.is_empty() {
             if let Some(body) = self.body.map(str::trim).filter(|b| !b.is_empty()) {
@@ -208,7 +251,7 @@ impl fmt::Display for RegistryFailure<'_> {
                 while !line.is_char_boundary(end) {
                     end -= 1;
                 }
-                write!(f, ": {}", &line[..end])?;
+                write!(f, ": {}", Escaped(&line[..end]))?;
             }
         }
         Ok(())
@@ -278,6 +321,24 @@ impl Error {
             what,
             input: input.to_owned(),
             reason: reason.into(),
+        }
+    }
+
+    /// [`Error::Http`] for a request that failed: neither the URL nor the
+    /// one reqwest keeps in its error (shown in both `Display` and `Debug`)
+    /// carries credentials or a query string that could be a signature.
+    pub(crate) fn http(
+        method: impl Into<String>,
+        url: &url::Url,
+        mut source: reqwest::Error,
+    ) -> Error {
+        if let Some(u) = source.url_mut() {
+            *u = crate::client::redacted(u);
+        }
+        Error::Http {
+            method: method.into(),
+            url: crate::client::redact(url),
+            source,
         }
     }
 

@@ -84,7 +84,10 @@ fn location(response: &reqwest::Response, what: &str) -> Result<Url> {
         // The blob's bytes would cross the network in clear.
         return Err(Error::protocol(
             what,
-            format!("upload Location {url} leaves https for plain http: refused"),
+            format!(
+                "upload Location {} leaves https for plain http: refused",
+                redact(&url)
+            ),
         ));
     }
     Ok(url)

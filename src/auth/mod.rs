@@ -4,7 +4,9 @@
 //! The client consults its authenticator for every request to the registry's
 //! own origin ([`Authenticator::authorize`]) and, when the registry answers
 //! `401` with a challenge, asks it once to answer the challenge
-//! ([`Authenticator::answer`]) and retries once. Built in:
+//! ([`Authenticator::answer`]) and retries once. Only a `401` from the
+//! registry's own origin is answered: one from storage a request was
+//! redirected to is returned as it is. Built in:
 //!
 //! | authenticator | what it does |
 //! |---|---|
@@ -93,7 +95,12 @@ pub struct AuthContext<'a> {
     pub registry: &'a Url,
     /// The scopes the operation needs (`repository:NAME:pull`, ...).
     pub scopes: &'a [Scope],
-    /// The client's HTTP client, for token requests (same TLS settings).
+    /// The client's HTTP client for token requests: the same TLS settings
+    /// and timeouts as the client's own, but it follows redirects only
+    /// within the origin of the URL first asked (a token request never
+    /// lands on another host) and sends no `Referer`. With
+    /// [`ClientBuilder::http_client`](crate::ClientBuilder::http_client),
+    /// the injected client itself.
     pub http: &'a reqwest::Client,
     /// Whether a plain-http token realm may serve an https registry.
     pub allow_insecure_realm: bool,

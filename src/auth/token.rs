@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
-use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 use reqwest::StatusCode;
 use serde::Deserialize;
-use url::Url;
+use url::{Origin, Url};
 
 use super::{AuthContext, Authenticator, Authorization, Challenge, Credential, Scope, Secret};
 use crate::client::{redact, registry_error};
@@ -23,6 +23,15 @@ use crate::Result;
 const TOKEN_RESPONSE_LIMIT: u64 = 1 << 20;
 /// Lifetime of a token whose response has no `expires_in` (the spec's default).
 const DEFAULT_EXPIRES_IN: u64 = 60;
+/// The shortest lifetime a token is given, whatever `expires_in` says
+/// (0 or negative included).
+pub(crate) const MIN_LIFETIME: Duration = Duration::from_secs(1);
+/// The longest lifetime a token is given: a token server may promise
+/// more (`expires_in: 18446744073709551615`), but the token is asked for
+/// again after a day.
+pub(crate) const MAX_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+/// Tokens kept at most; past it, those no request is waiting on are dropped.
+const CACHE_ENTRIES: usize = 1024;
 /// The client id sent to token servers, for their audit logs.
 const DEFAULT_CLIENT_ID: &str = "dockreg";
 
@@ -30,10 +39,19 @@ const DEFAULT_CLIENT_ID: &str = "dockreg";
 /// realm (with credentials when it has them, anonymously otherwise) and
 /// `Basic` challenges with its username and password.
 ///
-/// - Tokens are cached per realm, service and scope set; concurrent requests
-///   that need the same token share one fetch.
+/// - Tokens are cached per registry origin, realm, service and scope set, so
+///   a flow shared by clients of several registries never hands one
+///   registry a token fetched for another; concurrent requests that need
+///   the same token share one fetch. Refresh tokens are kept per registry
+///   origin, realm and service.
 /// - A token is refreshed shortly before it expires (`expires_in`, default
-///   60 s, counted from `issued_at` when sent).
+///   60 s, counted from `issued_at` when sent and not in the future). A
+///   lifetime is taken as at least 1 s and at most 24 h, whatever the token
+///   server says.
+/// - A realm with credentials in its URL (`https://user:pass@host/token`)
+///   is refused. Token requests follow no redirect to another origin, and
+///   the OAuth2 `POST` body (a password or refresh token) is sent so that no
+///   redirect can send it again, anywhere.
 /// - Once a registry's challenge is known, tokens are fetched before the
 ///   request, saving the `401` round trip.
 /// - An identity token (OAuth2 refresh token) is exchanged with a `POST`
@@ -44,9 +62,28 @@ pub struct TokenFlow {
     credential: Option<Credential>,
     client_id: String,
     oauth2_password: bool,
-    cache: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<CachedToken>>>>>,
-    known: Mutex<HashMap<String, Challenge>>,
-    refresh_tokens: Mutex<HashMap<String, Secret>>,
+    cache: Mutex<HashMap<TokenKey, Arc<tokio::sync::Mutex<Option<CachedToken>>>>>,
+    known: Mutex<HashMap<Origin, Challenge>>,
+    refresh_tokens: Mutex<HashMap<RefreshKey, Secret>>,
+}
+
+/// What a cached token is for: who asked (the registry's origin) and what
+/// the challenge named. Fields, not a joined string, so no two distinct
+/// keys can collide.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct TokenKey {
+    registry: Origin,
+    realm: String,
+    service: Option<String>,
+    scopes: Vec<Scope>,
+}
+
+/// What a refresh token was issued for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct RefreshKey {
+    registry: Origin,
+    realm: String,
+    service: Option<String>,
 }
 
 struct CachedToken {
@@ -85,8 +122,10 @@ struct TokenResponse {
     token: Option<String>,
     #[serde(default)]
     access_token: Option<String>,
+    /// Any JSON: a hostile or sloppy server sends huge, negative,
+    /// fractional or quoted numbers; [`lifetime`] makes sense of them.
     #[serde(default)]
-    expires_in: Option<u64>,
+    expires_in: Option<serde_json::Value>,
     #[serde(default)]
     issued_at: Option<String>,
     #[serde(default)]
@@ -139,12 +178,18 @@ impl TokenFlow {
         scopes: &[Scope],
         failed: Option<&Authorization>,
     ) -> Result<Authorization> {
-        let realm = challenge.realm().unwrap_or_default();
-        let service = challenge.service().unwrap_or_default();
-        let scope_key: Vec<String> = scopes.iter().map(ToString::to_string).collect();
-        let key = format!("{realm} {service} {}", scope_key.join(" "));
+        let key = TokenKey {
+            registry: ctx.registry.origin(),
+            realm: challenge.realm().unwrap_or_default().to_owned(),
+            service: challenge.service().map(str::to_owned),
+            scopes: scopes.to_vec(),
+        };
         let slot = {
             let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            if cache.len() >= CACHE_ENTRIES && !cache.contains_key(&key) {
+                // Slots held only by the map have no request waiting on them.
+                cache.retain(|_, slot| Arc::strong_count(slot) > 1);
+            }
             cache.entry(key).or_default().clone()
         };
         let mut slot = slot.lock().await;
@@ -179,6 +224,17 @@ impl TokenFlow {
                 format!("bad token realm {realm:?}: {e}"),
             )
         })?;
+        if !realm_url.username().is_empty() || realm_url.password().is_some() {
+            // reqwest would send them as Basic credentials: a registry does
+            // not get to choose what this client authenticates with.
+            return Err(Error::protocol(
+                format!("authenticating to {registry}"),
+                format!(
+                    "token realm {} with credentials in its URL refused",
+                    redact(&realm_url)
+                ),
+            ));
+        }
         match realm_url.scheme() {
             "https" => {}
             "http" if ctx.registry.scheme() == "http" || ctx.allow_insecure_realm => {}
@@ -186,8 +242,9 @@ impl TokenFlow {
                 return Err(Error::protocol(
                     format!("authenticating to {registry}"),
                     format!(
-                        "token realm {realm} is plain http for an https registry: refused \
-                         (ClientBuilder::danger_allow_insecure_realm allows it)"
+                        "token realm {} is plain http for an https registry: refused \
+                         (ClientBuilder::danger_allow_insecure_realm allows it)",
+                        redact(&realm_url)
                     ),
                 ))
             }
@@ -199,7 +256,11 @@ impl TokenFlow {
             }
         }
         let service = challenge.service();
-        let refresh_key = format!("{realm} {}", service.unwrap_or_default());
+        let refresh_key = RefreshKey {
+            registry: ctx.registry.origin(),
+            realm: realm.to_owned(),
+            service: service.map(str::to_owned),
+        };
         let refresh = match &self.credential {
             Some(Credential::IdentityToken { token, .. }) => Some(("refresh_token", token.clone())),
             _ => self
@@ -248,10 +309,12 @@ impl TokenFlow {
                     CONTENT_TYPE,
                     HeaderValue::from_static("application/x-www-form-urlencoded"),
                 )
-                .body(body)
+                .header(CONTENT_LENGTH, body.len())
+                .body(one_shot(body))
                 .send()
                 .await
-                .map_err(|source| http_error("POST", &realm_url, source))?;
+                .map_err(|source| Error::http("POST", &realm_url, source))?;
+            check_origin(&sent, &realm_url, "POST")?;
             if !matches!(
                 sent.status(),
                 StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
@@ -280,7 +343,8 @@ impl TokenFlow {
                 let sent = request
                     .send()
                     .await
-                    .map_err(|source| http_error("GET", &realm_url, source))?;
+                    .map_err(|source| Error::http("GET", &realm_url, source))?;
+                check_origin(&sent, &realm_url, "GET")?;
                 ("GET", sent)
             }
         };
@@ -308,51 +372,117 @@ impl TokenFlow {
                 Error::protocol(&what, "token response has neither token nor access_token")
             })?;
         if let Some(refresh_token) = parsed.refresh_token.filter(|t| !t.is_empty()) {
-            self.refresh_tokens
+            let mut kept = self
+                .refresh_tokens
                 .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(refresh_key, Secret::new(refresh_token));
+                .unwrap_or_else(|e| e.into_inner());
+            if kept.len() < CACHE_ENTRIES || kept.contains_key(&refresh_key) {
+                kept.insert(refresh_key, Secret::new(refresh_token));
+            }
         }
-        let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(DEFAULT_EXPIRES_IN));
+        let lifetime = lifetime(parsed.expires_in.as_ref());
+        let now = SystemTime::now();
         let issued = parsed
             .issued_at
             .as_deref()
             .and_then(parse_rfc3339)
-            .filter(|t| *t <= SystemTime::now())
+            .filter(|t| *t <= now)
             .unwrap_or(started);
-        let left = (issued + lifetime)
-            .duration_since(SystemTime::now())
-            .unwrap_or_default();
-        // Refresh a little early: a tenth of the lifetime, at most 30 s.
-        let margin = (lifetime / 10).min(Duration::from_secs(30));
+        let wait = refresh_in(lifetime, issued, now);
+        let now = Instant::now();
         Ok(CachedToken {
             authorization: Authorization::bearer(&token)?,
-            refresh_at: Instant::now() + left.saturating_sub(margin),
+            refresh_at: now.checked_add(wait).unwrap_or(now),
         })
     }
 
     fn remember(&self, ctx: &AuthContext<'_>, challenge: &Challenge) {
-        self.known.lock().unwrap_or_else(|e| e.into_inner()).insert(
-            ctx.registry.origin().ascii_serialization(),
-            challenge.clone(),
-        );
+        self.known
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(ctx.registry.origin(), challenge.clone());
     }
 
     fn known(&self, ctx: &AuthContext<'_>) -> Option<Challenge> {
         self.known
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&ctx.registry.origin().ascii_serialization())
+            .get(&ctx.registry.origin())
             .cloned()
     }
 }
 
-fn http_error(method: &str, url: &Url, source: reqwest::Error) -> Error {
-    Error::Http {
-        method: method.to_owned(),
-        url: redact(url),
-        source,
+/// A request body no redirect can send again: reqwest (through tower-http)
+/// replays a body on 307/308 only when it can clone it, and a stream it
+/// cannot. The length still goes in `Content-Length`.
+fn one_shot(body: String) -> reqwest::Body {
+    let chunk = bytes::Bytes::from(body);
+    reqwest::Body::wrap_stream(futures::stream::once(async move {
+        Ok::<_, std::io::Error>(chunk)
+    }))
+}
+
+/// Refuses a token answer that is a redirect (one to another origin is not
+/// followed, and a `POST` is never resent) or that came from another origin
+/// than the realm's (an injected `reqwest::Client` follows its own policy).
+fn check_origin(response: &reqwest::Response, realm: &Url, method: &str) -> Result<()> {
+    let what = || format!("token {method} {}", redact(realm));
+    if response.status().is_redirection() {
+        let target = response
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| response.url().join(l).ok())
+            .map(|u| format!(" to {}", redact(&u)))
+            .unwrap_or_default();
+        return Err(Error::protocol(
+            what(),
+            format!(
+                "{} redirect{target} refused: token requests follow redirects only \
+                 within the realm's origin, and never send a POST body again",
+                response.status()
+            ),
+        ));
     }
+    if response.url().origin() != realm.origin() {
+        return Err(Error::protocol(
+            what(),
+            format!(
+                "the answer came from {} after a redirect to another origin: refused",
+                redact(response.url())
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A token's lifetime from its `expires_in`: absent or not a number, the
+/// spec's 60 s; otherwise clamped to [`MIN_LIFETIME`]..=[`MAX_LIFETIME`]
+/// (negative, zero, fractional, huge and quoted numbers included).
+fn lifetime(expires_in: Option<&serde_json::Value>) -> Duration {
+    let secs = match expires_in {
+        Some(serde_json::Value::Number(n)) => n.as_f64(),
+        Some(serde_json::Value::String(s)) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    let Some(secs) = secs.filter(|s| !s.is_nan()) else {
+        return Duration::from_secs(DEFAULT_EXPIRES_IN);
+    };
+    let secs = secs.clamp(MIN_LIFETIME.as_secs_f64(), MAX_LIFETIME.as_secs_f64());
+    Duration::try_from_secs_f64(secs).unwrap_or(MAX_LIFETIME)
+}
+
+/// How long a token issued at `issued` (not after `now`) with `lifetime`
+/// may be used before it is fetched again: until it expires, less a margin
+/// of a tenth of its lifetime (at most 30 s). Never overflows.
+fn refresh_in(lifetime: Duration, issued: SystemTime, now: SystemTime) -> Duration {
+    let left = issued
+        .checked_add(lifetime)
+        .and_then(|expires| expires.duration_since(now).ok())
+        .unwrap_or_default()
+        .min(lifetime);
+    let margin = (lifetime / 10).min(Duration::from_secs(30));
+    left.saturating_sub(margin)
 }
 
 #[async_trait]
@@ -443,6 +573,146 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, Error::Http { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn lifetimes_are_clamped_whatever_the_server_sends() {
+        use serde_json::json;
+        let day = Duration::from_secs(86_400);
+        for (sent, expected) in [
+            (None, Duration::from_secs(60)),
+            (Some(json!(null)), Duration::from_secs(60)),
+            (Some(json!("soon")), Duration::from_secs(60)),
+            (Some(json!(true)), Duration::from_secs(60)),
+            (Some(json!(300)), Duration::from_secs(300)),
+            (Some(json!(" 300 ")), Duration::from_secs(300)),
+            (Some(json!(2.5)), Duration::from_millis(2500)),
+            (Some(json!(u64::MAX)), day),
+            (Some(json!(1e300)), day),
+            (Some(json!("1e999")), day),
+            (Some(json!(0)), MIN_LIFETIME),
+            (Some(json!(0.001)), MIN_LIFETIME),
+            (Some(json!(-1)), MIN_LIFETIME),
+            (Some(json!(i64::MIN)), MIN_LIFETIME),
+        ] {
+            assert_eq!(lifetime(sent.as_ref()), expected, "{sent:?}");
+        }
+        assert_eq!(MAX_LIFETIME, day);
+    }
+
+    #[test]
+    fn refresh_comes_before_expiry_and_never_overflows() {
+        let now = SystemTime::now();
+        let min = Duration::from_secs(60);
+        // Issued now: a tenth early, at most 30 s.
+        assert_eq!(refresh_in(min, now, now), Duration::from_secs(54));
+        assert_eq!(
+            refresh_in(MAX_LIFETIME, now, now),
+            MAX_LIFETIME - Duration::from_secs(30)
+        );
+        // Issued long ago: expired, fetched again at once.
+        let ancient = parse_rfc3339("0001-01-01T00:00:00Z").unwrap();
+        assert_eq!(refresh_in(MAX_LIFETIME, ancient, now), Duration::ZERO);
+        assert_eq!(refresh_in(Duration::MAX, ancient, now), Duration::ZERO);
+        // A lifetime no clock can hold (callers clamp it first) does not panic.
+        let _ = refresh_in(Duration::MAX, now, now);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_expires_in_and_issued_at_are_safe(
+            int in proptest::num::i64::ANY,
+            uint in proptest::num::u64::ANY,
+            float in proptest::num::f64::ANY,
+            ago in proptest::num::u64::ANY,
+        ) {
+            let now = SystemTime::now();
+            let issued = now.checked_sub(Duration::from_secs(ago)).unwrap_or(now);
+            for sent in [
+                serde_json::json!(int),
+                serde_json::json!(uint),
+                serde_json::json!(float),
+                serde_json::json!(float.to_string()),
+            ] {
+                let life = lifetime(Some(&sent));
+                proptest::prop_assert!((MIN_LIFETIME..=MAX_LIFETIME).contains(&life), "{sent}");
+                let wait = refresh_in(life, issued, now);
+                proptest::prop_assert!(wait <= life);
+                proptest::prop_assert!(Instant::now().checked_add(wait).is_some());
+            }
+        }
+    }
+
+    #[test]
+    fn cache_keys_are_fields_not_joined_text() {
+        let origin = |u: &str| Url::parse(u).unwrap().origin();
+        let key = |registry: &str, realm: &str, service: Option<&str>, scopes: &[&str]| TokenKey {
+            registry: origin(registry),
+            realm: realm.to_owned(),
+            service: service.map(str::to_owned),
+            scopes: scopes.iter().map(|s| Scope::parse(s).unwrap()).collect(),
+        };
+        let a = key(
+            "http://a:5000",
+            "https://t/token",
+            Some("s"),
+            &["repository:x:pull"],
+        );
+        assert_eq!(
+            a,
+            key(
+                "http://a:5000/",
+                "https://t/token",
+                Some("s"),
+                &["repository:x:pull"]
+            )
+        );
+        // Another registry naming the same realm, service and scope.
+        assert_ne!(
+            a,
+            key(
+                "http://b:5000",
+                "https://t/token",
+                Some("s"),
+                &["repository:x:pull"]
+            )
+        );
+        // Once joined with spaces, these two were the same key.
+        assert_ne!(
+            key(
+                "http://a:5000",
+                "https://t/token",
+                Some("s repository:x:pull"),
+                &[]
+            ),
+            key(
+                "http://a:5000",
+                "https://t/token",
+                Some("s"),
+                &["repository:x:pull"]
+            ),
+        );
+        assert_ne!(
+            key("http://a:5000", "https://t/token", None, &[]),
+            key("http://a:5000", "https://t/token", Some(""), &[]),
+        );
+    }
+
+    #[test]
+    fn a_realm_with_credentials_is_refused_before_any_request() {
+        let err = answer(
+            "https://registry.example.com/",
+            "https://planted:secret@127.0.0.1:9/token",
+            false,
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::Protocol { .. }), "{err:?}");
+        let shown = err.to_string();
+        assert!(shown.contains("credentials in its URL"), "{shown}");
+        assert!(
+            !shown.contains("secret") && !shown.contains("planted"),
+            "{shown}"
+        );
     }
 
     #[test]
