@@ -102,6 +102,20 @@ pub enum Error {
         limit: u64,
     },
 
+    /// A manifest named more items (child manifests, layers) than dockreg
+    /// accepts; the caps are in [`Limits`](crate::transport::Limits).
+    #[error("{}: {count} {items}, more than the limit of {limit}", Escaped(what))]
+    TooMany {
+        /// What was being read (usually a method and URL).
+        what: String,
+        /// What was counted (`"child manifests"`, `"layers"`).
+        items: &'static str,
+        /// How many there were.
+        count: u64,
+        /// The limit.
+        limit: u64,
+    },
+
     /// A body could not be decoded as the JSON document it should be.
     #[error("cannot decode {}: {}", Escaped(what), Escaped(&source.to_string()))]
     Decode {

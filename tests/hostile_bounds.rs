@@ -156,10 +156,15 @@ async fn copy_to(client: &Client, dest: &MockServer) -> Error {
     .unwrap_err()
 }
 
-fn assert_too_large(err: &Error, limit: u64) {
+fn assert_too_many(err: &Error, limit: u64) {
     assert!(
-        matches!(err, Error::TooLarge { limit: l, .. } if *l == limit),
-        "expected TooLarge with limit {limit}, got {err:?}"
+        matches!(err, Error::TooMany { limit: l, count, .. } if *l == limit && *count > limit),
+        "expected TooMany with limit {limit}, got {err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains(&format!("more than the limit of {limit}")),
+        "{err}"
     );
 }
 
@@ -184,7 +189,7 @@ async fn an_index_over_the_children_limit_is_refused_before_any_child_is_fetched
     let err = within("manifest", client.manifest(&name("a"), &tag("v1")))
         .await
         .unwrap_err();
-    assert_too_large(&err, limit);
+    assert_too_many(&err, limit);
 
     let linux = Platform::new("linux", "amd64");
     let err = within(
@@ -193,15 +198,15 @@ async fn an_index_over_the_children_limit_is_refused_before_any_child_is_fetched
     )
     .await
     .unwrap_err();
-    assert_too_large(&err, limit);
+    assert_too_many(&err, limit);
 
     let err = within("tag_report", client.tag_report(&name("a"), &linux, 4))
         .await
         .unwrap_err();
-    assert_too_large(&err, limit);
+    assert_too_many(&err, limit);
 
     let err = copy_to(&client, &dest).await;
-    assert_too_large(&err, limit);
+    assert_too_many(&err, limit);
 
     // Only the index itself was ever asked for; the destination saw nothing.
     let manifests = requests_to(&server, "/manifests/").await;
@@ -227,7 +232,7 @@ async fn an_index_at_the_children_limit_is_accepted() {
     limits.index_children = 2;
     let client = client_with(&server.uri(), limits);
     let err = client.manifest(&name("a"), &tag("v1")).await.unwrap_err();
-    assert_too_large(&err, 2);
+    assert_too_many(&err, 2);
 }
 
 #[tokio::test]
@@ -263,12 +268,12 @@ async fn a_manifest_over_the_layers_limit_is_refused_before_any_blob_is_asked_fo
     assert_eq!(ten.layers().len(), 10);
 
     let err = client.manifest(&name("a"), &tag("v1")).await.unwrap_err();
-    assert_too_large(&err, 10);
+    assert_too_many(&err, 10);
     let err = client.manifest(&name("a"), &tag("s1")).await.unwrap_err();
-    assert_too_large(&err, 10);
+    assert_too_many(&err, 10);
 
     let err = copy_to(&client, &dest).await;
-    assert_too_large(&err, 10);
+    assert_too_many(&err, 10);
     assert!(requests_to(&server, "/blobs/").await.is_empty());
     assert!(requests_to(&dest, "/v2/").await.is_empty());
 
@@ -403,14 +408,17 @@ async fn a_blob_of_no_known_size_stops_at_the_unsized_limit() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("layer");
     let err = download_refused(&client, &digest, dir.path()).await;
-    assert_too_large(&err, 1 << 20);
+    assert!(
+        matches!(err, Error::TooLarge { limit, .. } if limit == 1 << 20),
+        "expected TooLarge with limit 1 MiB, got {err:?}"
+    );
 
     // The stream itself stops there too.
     let stream = client.blob_stream(&name("a"), &digest).await.unwrap();
     let err = futures::TryStreamExt::try_collect::<Vec<_>>(stream)
         .await
         .unwrap_err();
-    assert_too_large(&err, 1 << 20);
+    assert_too_many(&err, 1 << 20);
 
     // Within the limit, a body of no known size downloads and verifies.
     let mut limits = Limits::default();

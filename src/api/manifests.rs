@@ -45,7 +45,7 @@ fn verify(manifest: &Manifest, expected: [Option<&Digest>; 2], what: &str) -> Re
 }
 
 /// Refuses a manifest that names more child manifests or layers than
-/// `limits` allow ([`Error::TooLarge`]), so that nothing it names is fetched.
+/// `limits` allow ([`Error::TooMany`]), so that nothing it names is fetched.
 fn check_fan_out(manifest: &Manifest, limits: &Limits, what: &str) -> Result<()> {
     let counts = [
         (
@@ -55,10 +55,13 @@ fn check_fan_out(manifest: &Manifest, limits: &Limits, what: &str) -> Result<()>
         ),
         (manifest.layer_digests().len(), limits.layers, "layers"),
     ];
-    for (count, limit, kind) in counts {
-        if count as u64 > limit {
-            return Err(Error::TooLarge {
-                what: format!("{what}: names {count} {kind}"),
+    for (count, limit, items) in counts {
+        let count = u64::try_from(count).unwrap_or(u64::MAX);
+        if count > limit {
+            return Err(Error::TooMany {
+                what: what.to_owned(),
+                items,
+                count,
                 limit,
             });
         }
@@ -179,7 +182,7 @@ impl Client {
     /// [`Error::Protocol`] (see [`crate::models::signed_payload`]), so the
     /// manifest returned is always the bytes that were hashed. A manifest
     /// naming more child manifests or layers than [`Limits::index_children`]
-    /// and [`Limits::layers`] allow is [`Error::TooLarge`].
+    /// and [`Limits::layers`] allow is [`Error::TooMany`].
     pub async fn manifest(
         &self,
         name: &RepositoryName,

@@ -33,7 +33,8 @@ pub struct Limits {
     /// the page that passes it ends the listing in [`Error::Protocol`].
     pub entries: u64,
     /// Most child manifests an index or manifest list may name before it is
-    /// refused (default 4,096; real indexes name a handful of platforms).
+    /// refused with [`Error::TooMany`] (default 4,096; real indexes name a
+    /// handful of platforms).
     pub index_children: u64,
     /// Most layers an image manifest may name before it is refused (default
     /// 4,096; Docker itself stops at 127).
