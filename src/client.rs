@@ -551,7 +551,7 @@ impl ClientBuilder {
     }
 
     /// Flushes each downloaded file to disk (`fdatasync`) before renaming it
-    /// into place (default off). The rename is atomic either way, so a failed
+    /// into place, and its directory after (default off). The rename is atomic either way, so a failed
     /// or cancelled download never shows at its destination; syncing also
     /// makes a finished one survive a power loss, at the cost of waiting for
     /// the disk (about 0.4 s per GiB here).

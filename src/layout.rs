@@ -2,15 +2,16 @@
 //! `blobs/ALG/HEX`), as `skopeo copy ... oci:DIR` and `umoci` read and write
 //! them: pull an image into one, push an image out of one.
 
-use std::io::Write;
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use futures::{StreamExt, TryStreamExt};
 
 use crate::api::copy::{BlobRef, BlobSource, Resolved};
+use crate::api::{persist_beside, temp_beside};
 use crate::api::{CopyOptions, CopyReport, Platforms};
 use crate::client::Client;
-use crate::digest::Digest;
+use crate::digest::{Digest, Verifier, VerifyingStream};
 use crate::error::Error;
 use crate::models::{Descriptor, ImageIndex, Manifest, ManifestBody};
 use crate::reference::{RepositoryName, TagOrDigest};
@@ -20,8 +21,12 @@ use crate::Result;
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 const LAYOUT_FILE: &str = "oci-layout";
 const LAYOUT_VERSION: &str = r#"{"imageLayoutVersion":"1.0.0"}"#;
-/// Largest manifest or index read from a layout.
-const MANIFEST_LIMIT: u64 = 8 << 20;
+/// Largest `index.json` read from a layout: 8 MiB, room for some 30,000
+/// entries. A larger one is refused with [`Error::TooLarge`], unread.
+pub const INDEX_LIMIT: u64 = 8 << 20;
+/// Blobs pushed from a layout from this size on are hashed on a thread of
+/// their own while they stream.
+const BACKGROUND_HASH_MIN: u64 = 4 << 20;
 
 /// An OCI image layout directory.
 #[derive(Debug, Clone)]
@@ -36,22 +41,84 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
-/// Writes a file atomically: a temp file beside it (named for this process
-/// and this write, so concurrent writers never share one), then a rename.
+/// Writes a file atomically and durably: a new temp file beside it (a
+/// random name, created exclusively, so neither a concurrent writer nor a
+/// planted symlink is ever written through), flushed, renamed over `path`,
+/// and the directory flushed.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = path.with_extension(format!("tmp-{}-{n}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_data()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    let mut temp = temp_beside(path).map_err(io(path))?;
+    temp.write_all(bytes)
+        .and_then(|()| temp.as_file().sync_data())
+        .map_err(io(path))?;
+    persist_beside(temp.into_temp_path(), path, true)
+}
+
+/// Opens a file of the layout for reading, refusing anything but a regular
+/// file: a symlink is not followed (`O_NOFOLLOW`), a FIFO is not waited on
+/// (`O_NONBLOCK`), and the type is checked again on the opened handle, so a
+/// file swapped in meanwhile cannot slip through. Returns the file and its
+/// length.
+fn open_regular(path: &Path) -> Result<(std::fs::File, u64)> {
+    let not_regular = || {
+        Error::invalid(
+            "OCI layout file",
+            &path.display().to_string(),
+            "not a regular file (symlinks, devices, FIFOs and directories are refused)",
+        )
+    };
+    // Checked before opening too: a device is not even opened.
+    if !std::fs::symlink_metadata(path)
+        .map_err(io(path))?
+        .file_type()
+        .is_file()
+    {
+        return Err(not_regular());
     }
-    result.map_err(io(path))
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(
+        &mut options,
+        libc::O_NOFOLLOW | libc::O_NONBLOCK,
+    );
+    let file = match options.open(path) {
+        Ok(file) => file,
+        #[cfg(unix)]
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(not_regular()),
+        Err(e) => return Err(io(path)(e)),
+    };
+    let meta = file.metadata().map_err(io(path))?;
+    if !meta.file_type().is_file() {
+        return Err(not_regular());
+    }
+    Ok((file, meta.len()))
+}
+
+/// A regular file of the layout, whole, refused unread past `limit` bytes.
+fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    let (file, len) = open_regular(path)?;
+    if len > limit {
+        return Err(Error::TooLarge {
+            what: path.display().to_string(),
+            limit,
+        });
+    }
+    // At most `len` bytes, whatever the file grows to meanwhile.
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.take(len).read_to_end(&mut bytes).map_err(io(path))?;
+    Ok(bytes)
+}
+
+/// Refuses a file whose length is not the size its descriptor gives.
+fn check_size(path: &Path, expected: Option<u64>, actual: u64) -> Result<()> {
+    match expected {
+        Some(expected) if expected != actual => Err(Error::SizeMismatch {
+            what: path.display().to_string(),
+            expected,
+            actual,
+        }),
+        _ => Ok(()),
+    }
 }
 
 impl OciLayout {
@@ -110,40 +177,53 @@ impl OciLayout {
             .join(digest.hex())
     }
 
-    /// Whether the layout has a blob (by its file; not re-hashed).
+    /// Whether the layout has a blob: a regular file at its path (a symlink
+    /// does not count; the file is not re-hashed).
     pub fn has_blob(&self, digest: &Digest) -> bool {
-        self.blob_path(digest).is_file()
+        std::fs::symlink_metadata(self.blob_path(digest)).is_ok_and(|m| m.file_type().is_file())
+    }
+
+    /// Where a blob is to be written: its path, with the directory of its
+    /// algorithm (`blobs/sha512/`, ...) created when missing.
+    fn blob_destination(&self, digest: &Digest) -> Result<PathBuf> {
+        let path = self.blob_path(digest);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io(dir))?;
+        }
+        Ok(path)
     }
 
     /// Writes bytes as a blob and returns their digest.
     pub fn write_blob(&self, bytes: &[u8]) -> Result<Digest> {
         let digest = Digest::sha256(bytes);
-        let path = self.blob_path(&digest);
-        if !path.is_file() {
-            write_atomic(&path, bytes)?;
+        if !self.has_blob(&digest) {
+            write_atomic(&self.blob_destination(&digest)?, bytes)?;
         }
         Ok(digest)
     }
 
-    /// Reads a small blob (a manifest, a config), verified against its digest.
+    /// Reads a small blob (a manifest, a config), verified against its
+    /// digest. Only a regular file is read (not a symlink, device or FIFO),
+    /// and one past `limit` bytes is refused unread.
     pub fn read_blob(&self, digest: &Digest, limit: u64) -> Result<Vec<u8>> {
+        self.read_verified(digest, None, limit)
+    }
+
+    /// Like [`OciLayout::read_blob`], also refusing a file of another length
+    /// than the descriptor's `size`.
+    fn read_verified(&self, digest: &Digest, size: Option<u64>, limit: u64) -> Result<Vec<u8>> {
         let path = self.blob_path(digest);
-        let len = std::fs::metadata(&path).map_err(io(&path))?.len();
-        if len > limit {
-            return Err(Error::TooLarge {
-                what: path.display().to_string(),
-                limit,
-            });
-        }
-        let bytes = std::fs::read(&path).map_err(io(&path))?;
+        let bytes = read_regular(&path, limit)?;
+        check_size(&path, size, bytes.len() as u64)?;
         digest.verify(&bytes, &path.display().to_string())?;
         Ok(bytes)
     }
 
-    /// The layout's `index.json`.
+    /// The layout's `index.json`: a regular file of at most [`INDEX_LIMIT`]
+    /// bytes.
     pub fn index(&self) -> Result<ImageIndex> {
         let path = self.root.join("index.json");
-        let bytes = std::fs::read(&path).map_err(io(&path))?;
+        let bytes = read_regular(&path, INDEX_LIMIT)?;
         serde_json::from_slice(&bytes).map_err(|e| Error::decode(path.display().to_string(), e))
     }
 
@@ -209,19 +289,59 @@ impl OciLayout {
         }
     }
 
-    /// A blob's file as a stream of chunks (not verified here: an upload
-    /// checks the digest before it commits).
+    /// A blob's file as a stream of chunks, to upload: checked before the
+    /// first byte is yielded, and verified again as it streams.
+    ///
+    /// Only a regular file is opened (see [`open_regular`]); its length must
+    /// be `size` (the descriptor's, when known), and the whole file is
+    /// hashed against `digest` first, so no byte of a file that is not the
+    /// blob reaches a registry. The stream then yields exactly that many
+    /// bytes, hashing them once more: a file changed in place meanwhile
+    /// ends the stream with an error before its upload commits.
     pub(crate) async fn blob_file_stream(
         &self,
         digest: &Digest,
+        size: Option<u64>,
     ) -> Result<impl futures::Stream<Item = Result<bytes::Bytes>> + Send + 'static> {
         let path = self.blob_path(digest);
-        let file = tokio::fs::File::open(&path).await.map_err(io(&path))?;
-        Ok(file_stream(file, path))
+        let what = path.display().to_string();
+        let checking = (path.clone(), digest.clone(), what.clone());
+        let (file, len) = tokio::task::spawn_blocking(move || {
+            let (path, digest, what) = checking;
+            let (mut file, len) = open_regular(&path)?;
+            check_size(&path, size, len)?;
+            let mut verifier = Verifier::new(what, digest, Some(len));
+            let mut buf = vec![0; 1 << 20];
+            let mut reader = (&mut file).take(len);
+            loop {
+                let n = reader.read(&mut buf).map_err(io(&path))?;
+                if n == 0 {
+                    break;
+                }
+                verifier.update(&buf[..n])?;
+            }
+            verifier.finish()?;
+            file.rewind().map_err(io(&path))?;
+            Ok::<_, Error>((file, len))
+        })
+        .await
+        .map_err(|e| Error::protocol(&what, format!("the hashing task failed: {e}")))??;
+        let mut verifier = Verifier::new(what, digest.clone(), Some(len));
+        if len >= BACKGROUND_HASH_MIN {
+            verifier = verifier.in_background();
+        }
+        use tokio::io::AsyncReadExt as _;
+        let file = tokio::fs::File::from_std(file).take(len);
+        Ok(VerifyingStream::new(
+            Box::pin(file_stream(file, path)),
+            verifier,
+        ))
     }
 
-    fn read_manifest(&self, descriptor: &Descriptor) -> Result<Manifest> {
-        let bytes = self.read_blob(&descriptor.digest, MANIFEST_LIMIT)?;
+    /// A manifest the layout holds: its file checked against the
+    /// descriptor's size and digest, refused past `limit` bytes.
+    fn read_manifest(&self, descriptor: &Descriptor, limit: u64) -> Result<Manifest> {
+        let bytes = self.read_verified(&descriptor.digest, Some(descriptor.size), limit)?;
         Manifest::from_bytes(bytes, Some(&descriptor.media_type))
     }
 }
@@ -277,7 +397,7 @@ impl Client {
                 if layout.has_blob(&digest) {
                     return Ok(None);
                 }
-                let path = layout.blob_path(&digest);
+                let path = layout.blob_destination(&digest)?;
                 self.download_blob_with(name, &digest, size, &path, |_, _| {})
                     .await
                     .map(Some)
@@ -320,11 +440,20 @@ impl Client {
         concurrency: usize,
     ) -> Result<CopyReport> {
         let what = format!("push of {} to {name}", layout.root().display());
-        let top = layout.read_manifest(&layout.find(ref_name)?)?;
+        let limit = self.limits().manifest;
+        let top = layout.read_manifest(&layout.find(ref_name)?, limit)?;
         let images = if top.is_index() {
-            top.manifests()
+            let children = top.manifests();
+            let most = self.limits().index_children;
+            if children.len() as u64 > most {
+                return Err(Error::TooLarge {
+                    what: format!("{what}: an index of {} manifests", children.len()),
+                    limit: most,
+                });
+            }
+            children
                 .iter()
-                .map(|child| layout.read_manifest(child))
+                .map(|child| layout.read_manifest(child, limit))
                 .collect::<Result<Vec<_>>>()?
         } else {
             vec![top.clone()]
@@ -347,7 +476,7 @@ impl Client {
 
 /// A file as a stream of 1 MiB chunks.
 fn file_stream(
-    file: tokio::fs::File,
+    file: impl tokio::io::AsyncRead + Unpin + Send,
     path: PathBuf,
 ) -> impl futures::Stream<Item = Result<bytes::Bytes>> + Send {
     use tokio::io::AsyncReadExt;

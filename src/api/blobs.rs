@@ -3,7 +3,6 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
@@ -177,7 +176,7 @@ impl Client {
             .unwrap_or_else(|| Err(std::io::Error::other("the writer thread failed")))
             .map_err(io_err)?;
         let written = stream.bytes_read();
-        temp.persist(path).await?;
+        temp.persist(path, self.sync_downloads()).await?;
         Ok(written)
     }
 
@@ -312,51 +311,81 @@ fn spawn_writer(
 /// A temporary file beside a destination, removed on drop unless persisted.
 struct TempFile {
     path: PathBuf,
-    keep: bool,
+    file: std::sync::Mutex<Option<std::fs::File>>,
+    guard: tempfile::TempPath,
 }
 
 impl TempFile {
     fn beside(dest: &Path) -> Result<TempFile> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let file_name = dest.file_name().ok_or_else(|| Error::Io {
-            path: dest.to_owned(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path"),
-        })?;
-        let unique = format!(
-            ".{}.{}-{}.dockreg-part",
-            file_name.to_string_lossy(),
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        Ok(TempFile {
-            path: dest.with_file_name(unique),
-            keep: false,
-        })
-    }
-
-    fn open(&self) -> std::io::Result<std::fs::File> {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&self.path)
-    }
-
-    async fn persist(mut self, dest: &Path) -> Result<()> {
-        tokio::fs::rename(&self.path, dest)
-            .await
+        let (file, guard) = temp_beside(dest)
             .map_err(|source| Error::Io {
                 path: dest.to_owned(),
                 source,
-            })?;
-        self.keep = true;
-        Ok(())
+            })?
+            .into_parts();
+        Ok(TempFile {
+            path: guard.to_path_buf(),
+            file: std::sync::Mutex::new(Some(file)),
+            guard,
+        })
+    }
+
+    /// The file, open for writing (once).
+    fn open(&self) -> std::io::Result<std::fs::File> {
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        file.take()
+            .ok_or_else(|| std::io::Error::other("the temporary file was handed out already"))
+    }
+
+    async fn persist(self, dest: &Path, sync: bool) -> Result<()> {
+        let dest = dest.to_owned();
+        let guard = self.guard;
+        tokio::task::spawn_blocking(move || persist_beside(guard, &dest, sync))
+            .await
+            .map_err(|e| Error::protocol("download", format!("the rename task failed: {e}")))?
     }
 }
 
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = std::fs::remove_file(&self.path);
-        }
+/// A new temporary file in `dest`'s directory, named for `dest` plus a
+/// random part and opened with `create_new`: a file or symlink planted at a
+/// name it might take is never opened, followed or truncated. Removed when
+/// dropped, unless persisted.
+pub(crate) fn temp_beside(dest: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    let name = dest
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path"))?;
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".dockreg-part");
+    // As File::create would: readable as the umask allows, not only 0600.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    builder.tempfile_in(dir_of(dest))
+}
+
+/// Renames a temporary file over `dest`; with `sync`, also flushes the
+/// directory, so that the rename itself survives a crash.
+pub(crate) fn persist_beside(temp: tempfile::TempPath, dest: &Path, sync: bool) -> Result<()> {
+    let io = |source| Error::Io {
+        path: dest.to_owned(),
+        source,
+    };
+    temp.persist(dest).map_err(|e| io(e.error))?;
+    #[cfg(unix)]
+    if sync {
+        std::fs::File::open(dir_of(dest))
+            .and_then(|d| d.sync_all())
+            .map_err(io)?;
+    }
+    #[cfg(not(unix))]
+    let _ = sync;
+    Ok(())
+}
+
+/// The directory a path is in (`.` for a bare file name).
+fn dir_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
     }
 }

@@ -300,10 +300,12 @@ impl Client {
                             .await?
                     }
                     BlobSource::Layout(layout) => {
-                        // Open the file first: a missing one opens no session.
-                        let stream = layout.blob_file_stream(&blob.digest).await?;
+                        // Check the file first: a missing, mis-sized or lying
+                        // one opens no session. The stream verifies itself.
+                        let stream = layout.blob_file_stream(&blob.digest, blob.size).await?;
                         self.start_upload(name)
                             .await?
+                            .trusting_source()
                             .push_stream(stream, Some(&blob.digest), options.chunk_size)
                             .await?
                     }

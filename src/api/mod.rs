@@ -49,6 +49,7 @@ impl Client {
     }
 }
 pub use blobs::BlobStream;
+pub(crate) use blobs::{persist_beside, temp_beside};
 pub use copy::{CopyOptions, CopyReport, Platforms};
 pub use report::TagInfo;
 pub use uploads::{BlobUpload, PushOutcome, DEFAULT_CHUNK_SIZE};
