@@ -156,6 +156,13 @@ async fn copy_to(client: &Client, dest: &MockServer) -> Error {
     .unwrap_err()
 }
 
+fn assert_too_large(err: &Error, limit: u64) {
+    assert!(
+        matches!(err, Error::TooLarge { limit: l, .. } if *l == limit),
+        "expected TooLarge with limit {limit}, got {err:?}"
+    );
+}
+
 fn assert_too_many(err: &Error, limit: u64) {
     assert!(
         matches!(err, Error::TooMany { limit: l, count, .. } if *l == limit && *count > limit),
@@ -408,17 +415,14 @@ async fn a_blob_of_no_known_size_stops_at_the_unsized_limit() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("layer");
     let err = download_refused(&client, &digest, dir.path()).await;
-    assert!(
-        matches!(err, Error::TooLarge { limit, .. } if limit == 1 << 20),
-        "expected TooLarge with limit 1 MiB, got {err:?}"
-    );
+    assert_too_large(&err, 1 << 20);
 
     // The stream itself stops there too.
     let stream = client.blob_stream(&name("a"), &digest).await.unwrap();
     let err = futures::TryStreamExt::try_collect::<Vec<_>>(stream)
         .await
         .unwrap_err();
-    assert_too_many(&err, 1 << 20);
+    assert_too_large(&err, 1 << 20);
 
     // Within the limit, a body of no known size downloads and verifies.
     let mut limits = Limits::default();
