@@ -1,6 +1,6 @@
 //! The response headers the registry protocol relies on, read in one place.
 
-use reqwest::header::{HeaderMap, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, RANGE};
+use reqwest::header::{HeaderMap, HeaderName, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, RANGE};
 
 use crate::digest::Digest;
 use crate::error::Error;
@@ -23,6 +23,19 @@ fn number(s: &str) -> Option<u64> {
     s.parse().ok()
 }
 
+/// A header's value as trimmed text; `missing` says what its absence means.
+fn text<'a>(
+    headers: &'a HeaderMap,
+    name: HeaderName,
+    missing: &str,
+) -> std::result::Result<&'a str, String> {
+    let value = headers.get(&name).ok_or_else(|| missing.to_owned())?;
+    let value = value
+        .to_str()
+        .map_err(|_| format!("{name} is not valid text"))?;
+    Ok(value.trim())
+}
+
 /// At most the first 40 characters of a header value, for an error message.
 fn shown(value: &str) -> String {
     match value.char_indices().nth(40) {
@@ -43,12 +56,7 @@ pub(crate) fn content_type(headers: &HeaderMap) -> Option<String> {
 /// an error saying why.
 #[doc(hidden)]
 pub fn upload_offset(headers: &HeaderMap) -> std::result::Result<u64, String> {
-    let value = headers
-        .get(RANGE)
-        .ok_or("upload status without a Range header")?
-        .to_str()
-        .map_err(|_| "upload Range is not valid text")?
-        .trim();
+    let value = text(headers, RANGE, "upload status without a Range header")?;
     let malformed = || format!("malformed upload Range {} (expected 0-LAST)", shown(value));
     let range = value.strip_prefix("bytes=").unwrap_or(value);
     let (first, last) = range.split_once('-').ok_or_else(malformed)?;
@@ -83,12 +91,11 @@ pub struct ContentRange {
 /// `Content-Range` of a partial answer; `Err` says what was wrong.
 #[doc(hidden)]
 pub fn content_range(headers: &HeaderMap) -> std::result::Result<ContentRange, String> {
-    let value = headers
-        .get(CONTENT_RANGE)
-        .ok_or("a partial answer without a Content-Range")?
-        .to_str()
-        .map_err(|_| "Content-Range is not valid text")?
-        .trim();
+    let value = text(
+        headers,
+        CONTENT_RANGE,
+        "a partial answer without a Content-Range",
+    )?;
     let malformed = || format!("malformed Content-Range {}", shown(value));
     let (start, rest) = value
         .strip_prefix("bytes ")

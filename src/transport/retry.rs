@@ -86,7 +86,8 @@ impl RetryConfig {
             .base_backoff
             .saturating_mul(1u32 << (retry.saturating_sub(1)).min(20))
             .min(self.max_backoff);
-        let jittered = exp / 2 + exp.mul_f64(random_unit() / 2.0);
+        let half = exp / 2;
+        let jittered = half.saturating_add(half.mul_f64(random_unit()));
         match retry_after {
             Some(asked) => asked.min(self.budget).max(jittered),
             None => jittered,
