@@ -195,7 +195,7 @@ impl Client {
                 return result;
             };
             let delay = retry.delay(attempt, hint);
-            let in_budget = started.elapsed() + delay <= retry.budget;
+            let in_budget = retry.fits_budget(started, delay);
             if !request.repeatable || attempt > retry.max_retries || !in_budget {
                 if attempt == 1 {
                     return result;
@@ -322,7 +322,7 @@ impl Client {
             if !retryable
                 || !request.repeatable
                 || attempt > retry.max_retries
-                || started.elapsed() + delay > retry.budget
+                || !retry.fits_budget(started, delay)
             {
                 return Err(if attempt == 1 {
                     failure

@@ -1,16 +1,24 @@
 //! Property tests of the parsers: references and their parts, digests, tags,
-//! `WWW-Authenticate` challenges, scopes, manifests, `Link` pagination and
-//! RFC 3339 timestamps. Generated valid inputs round-trip; arbitrary inputs
+//! `WWW-Authenticate` challenges, scopes, manifests, `Link` pagination,
+//! RFC 3339 timestamps, and the numbers a server sends (`Retry-After`,
+//! `Content-Length`, upload `Range`, `Content-Range`,
+//! `OCI-Chunk-Min-Length`) with the arithmetic done on them. Generated valid inputs round-trip; arbitrary inputs
 //! never panic. The cargo-fuzz targets under `fuzz/` push the same parsers
 //! much further; this file keeps the properties in the normal test suite.
 
 use std::str::FromStr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use dockreg::auth::{parse_challenges, Scope};
 use dockreg::digest::Algorithm;
 use dockreg::models::{media_type, parse_rfc3339, Descriptor, ImageIndex, ImageManifest};
 use dockreg::transport::next_link;
+use dockreg::transport::numbers::{
+    check_resumed_range, chunk_min_length, chunk_size, collect_limited, content_length,
+    content_range, initial_capacity, retry_after, upload_offset,
+};
+use dockreg::transport::RetryConfig;
 use dockreg::{Digest, Manifest, Reference, RepositoryName, Tag, TagOrDigest};
 use proptest::prelude::*;
 use proptest::string::string_regex;
@@ -770,5 +778,227 @@ proptest! {
         ],
     ) {
         let _ = parse_rfc3339(&s);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Numbers a server sends: Retry-After, Content-Length, upload Range,
+// Content-Range, OCI-Chunk-Min-Length
+// ---------------------------------------------------------------------------
+
+/// A header value as a hostile server may send it: digits of any length,
+/// numbers near the edges of u64, HTTP dates of any year, or any text.
+fn number_ish() -> BoxedStrategy<String> {
+    prop_oneof![
+        any::<u64>().prop_map(|n| n.to_string()),
+        (0u64..16).prop_map(|d| (u64::MAX - d).to_string()),
+        re("[0-9]{1,40}"),
+        re("[+-]?[0-9]{0,25}[ .,]?[0-9]{0,5}"),
+        (0u32..=99_999, 0u32..=40, 0u32..=30)
+            .prop_map(|(y, d, h)| format!("Fri, {d:02} Dec {y} {h:02}:59:59 GMT")),
+        re("[ -~]{0,40}"),
+    ]
+    .boxed()
+}
+
+fn header_map(name: &'static str, value: &str) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(value) {
+        h.insert(name, v);
+    }
+    h
+}
+
+fn digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn duration() -> impl Strategy<Value = Duration> {
+    prop_oneof![
+        (0u64..120_000).prop_map(Duration::from_millis),
+        any::<u64>().prop_map(Duration::from_secs),
+        Just(Duration::MAX),
+        Just(Duration::ZERO),
+    ]
+}
+
+proptest! {
+    #![proptest_config(config(2000))]
+
+    #[test]
+    fn retry_after_never_waits_past_the_cap(
+        value in number_ish(),
+        retries in 0u32..=8,
+        base in duration(),
+        max_backoff in duration(),
+        budget in duration(),
+        attempt in any::<u32>(),
+        elapsed in 0u64..5_000,
+    ) {
+        let h = header_map("retry-after", &value);
+        let hint = retry_after(&h);
+        let trimmed = value.trim();
+        if digits(trimmed) {
+            let secs = trimmed.parse::<u64>().unwrap_or(u64::MAX);
+            prop_assert_eq!(hint, Some(Duration::from_secs(secs)), "{:?}", value);
+        }
+        let c = RetryConfig::new(retries, base, max_backoff, budget);
+        let delay = c.delay(attempt, hint);
+        prop_assert!(delay <= budget.max(max_backoff), "{:?} -> {:?}", value, delay);
+        if let Some(asked) = hint {
+            // Honoured up to the budget: never less than asked (or the budget).
+            prop_assert!(delay >= asked.min(budget));
+        }
+        let started = Instant::now()
+            .checked_sub(Duration::from_millis(elapsed))
+            .unwrap_or_else(Instant::now);
+        let fits = c.fits_budget(started, delay);
+        if fits {
+            prop_assert!(delay <= budget);
+        }
+        prop_assert!(!c.fits_budget(started, Duration::MAX) || budget == Duration::MAX);
+    }
+
+    #[test]
+    fn content_length_is_the_number_or_nothing(value in number_ish()) {
+        let got = content_length(&header_map("content-length", &value));
+        let t = value.trim();
+        match got {
+            Some(n) => prop_assert_eq!(t.parse::<u64>().ok(), Some(n), "{:?}", value),
+            None => prop_assert!(!digits(t) || t.parse::<u64>().is_err(), "{:?}", value),
+        }
+        prop_assert_eq!(got.is_some(), digits(t) && t.parse::<u64>().is_ok());
+    }
+
+    #[test]
+    fn bodies_are_read_to_their_limit_and_no_further(
+        chunks in prop::collection::vec(0usize..3_000, 0..12),
+        announced in prop::option::of(prop_oneof![0u64..20_000, any::<u64>()]),
+        limit in prop_oneof![0u64..20_000, any::<u64>()],
+    ) {
+        let capacity = initial_capacity(announced, limit);
+        prop_assert!(capacity as u64 <= limit.min(256 << 10));
+        let mut all = Vec::new();
+        let pieces: Vec<dockreg::Result<Bytes>> = chunks
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| {
+                let piece = vec![i as u8; n];
+                all.extend_from_slice(&piece);
+                Ok(Bytes::from(piece))
+            })
+            .collect();
+        let too_large = || dockreg::Error::TooLarge { what: "body".into(), limit };
+        let got = futures::executor::block_on(collect_limited(
+            futures::stream::iter(pieces),
+            announced,
+            limit,
+            too_large,
+        ));
+        let fits = announced.is_none_or(|a| a <= limit) && all.len() as u64 <= limit;
+        match got {
+            Ok(body) => {
+                prop_assert!(fits);
+                prop_assert_eq!(&body[..], &all[..]);
+            }
+            Err(dockreg::Error::TooLarge { limit: l, .. }) => {
+                prop_assert!(!fits);
+                prop_assert_eq!(l, limit);
+            }
+            Err(e) => prop_assert!(false, "{e}"),
+        }
+    }
+
+    #[test]
+    fn upload_ranges_count_bytes_or_are_refused(
+        value in prop_oneof![
+            any::<u64>().prop_map(|n| format!("0-{n}")),
+            (0u64..16).prop_map(|d| format!("0-{}", u64::MAX - d)),
+            (number_ish(), number_ish()).prop_map(|(a, b)| format!("{a}-{b}")),
+            number_ish().prop_map(|b| format!("bytes=0-{b}")),
+            number_ish(),
+        ],
+    ) {
+        let got = upload_offset(&header_map("range", &value));
+        let t = value.trim();
+        let t = t.strip_prefix("bytes=").unwrap_or(t);
+        let last = t
+            .split_once('-')
+            .filter(|(first, _)| first.trim() == "0")
+            .map(|(_, last)| last.trim())
+            .filter(|last| digits(last))
+            .and_then(|last| last.parse::<u64>().ok());
+        match (last, got) {
+            (Some(0), Ok(n)) => prop_assert_eq!(n, 0),
+            (Some(last), Ok(n)) => prop_assert_eq!(Some(n), last.checked_add(1), "{:?}", value),
+            (Some(last), Err(_)) => prop_assert_eq!(last, u64::MAX, "{:?}", value),
+            (None, Ok(n)) => prop_assert!(false, "{:?} read as {}", value, n),
+            (None, Err(_)) => {}
+        }
+    }
+
+    #[test]
+    fn content_ranges_add_up_or_are_refused(
+        start in prop_oneof![0u64..100, any::<u64>()],
+        end in prop_oneof![0u64..100, any::<u64>()],
+        total in prop::option::of(prop_oneof![0u64..100, any::<u64>()]),
+        offset in prop_oneof![0u64..100, any::<u64>()],
+        first_total in prop::option::of(prop_oneof![0u64..100, any::<u64>()]),
+        garbage in prop::option::of(number_ish()),
+    ) {
+        let value = match &garbage {
+            Some(g) => format!("bytes {start}-{g}"),
+            None => format!(
+                "bytes {start}-{end}/{}",
+                total.map_or("*".to_owned(), |t| t.to_string())
+            ),
+        };
+        let h = header_map("content-range", &value);
+        let got = content_range(&h);
+        if garbage.is_none() {
+            let adds_up = start <= end && total.is_none_or(|t| end < t);
+            prop_assert_eq!(got.is_ok(), adds_up, "{}", value);
+        }
+        if let Ok(r) = got {
+            prop_assert!(r.start <= r.end);
+            prop_assert!(r.total.is_none_or(|t| r.end < t));
+        }
+        // A resume from `offset` of a body first announced as `first_total`.
+        let offset = if offset % 2 == 0 { start } else { offset };
+        if let Ok(r) = check_resumed_range(&h, offset, first_total) {
+            prop_assert_eq!(r.start, offset);
+            if let Some(t) = first_total {
+                prop_assert!(r.end < t);
+                prop_assert!(r.total.is_none_or(|rt| rt == t));
+            }
+        }
+    }
+
+    #[test]
+    fn chunk_minimums_are_capped(
+        value in number_ish(),
+        requested in prop_oneof![0usize..100_000, any::<usize>()],
+        cap in prop_oneof![Just(256u64 << 20), 0u64..100_000, any::<u64>()],
+    ) {
+        let demanded = chunk_min_length(&header_map("oci-chunk-min-length", &value));
+        let t = value.trim();
+        prop_assert_eq!(demanded, if digits(t) { t.parse().ok() } else { None });
+        match chunk_size(requested, demanded, cap) {
+            Ok(size) => {
+                prop_assert!(size >= requested.max(1));
+                if let Some(d) = demanded {
+                    prop_assert!(d <= cap);
+                    prop_assert!(size as u64 >= d);
+                    // Raised to the demand, never past it or the request.
+                    prop_assert_eq!(size, requested.max(d as usize).max(1));
+                } else {
+                    prop_assert_eq!(size, requested.max(1));
+                }
+            }
+            Err(d) => {
+                prop_assert_eq!(Some(d), demanded);
+                prop_assert!(d > cap || usize::try_from(d).is_err());
+            }
+        }
     }
 }

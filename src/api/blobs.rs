@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 use reqwest::StatusCode;
@@ -15,7 +15,7 @@ use crate::client::{redact, Client, Request};
 use crate::digest::{Digest, Verifier, VerifyingStream};
 use crate::error::Error;
 use crate::reference::RepositoryName;
-use crate::transport::{content_length, resuming_body, ChunkWorker};
+use crate::transport::{collect_limited, content_length, resuming_body, ChunkWorker};
 use crate::Result;
 
 /// A blob's bytes as they arrive, hashed on the way.
@@ -238,25 +238,13 @@ impl Client {
         expected_size: Option<u64>,
         limit: u64,
     ) -> Result<Bytes> {
-        let mut stream = self.blob_stream_sized(name, digest, expected_size).await?;
-        if stream.size().is_some_and(|s| s > limit) {
-            return Err(Error::TooLarge {
-                what: format!("blob {digest} of {name}"),
-                limit,
-            });
-        }
-        let mut buf = BytesMut::with_capacity(stream.size().unwrap_or(0) as usize);
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk?;
-            if (buf.len() + chunk.len()) as u64 > limit {
-                return Err(Error::TooLarge {
-                    what: format!("blob {digest} of {name}"),
-                    limit,
-                });
-            }
-            buf.extend_from_slice(&chunk);
-        }
-        Ok(buf.freeze())
+        let stream = self.blob_stream_sized(name, digest, expected_size).await?;
+        let announced = stream.size();
+        collect_limited(stream, announced, limit, || Error::TooLarge {
+            what: format!("blob {digest} of {name}"),
+            limit,
+        })
+        .await
     }
 }
 

@@ -15,7 +15,7 @@ use crate::digest::{Digest, Hasher};
 use crate::error::Error;
 use crate::models::Descriptor;
 use crate::reference::RepositoryName;
-use crate::transport::{content_digest, upload_offset};
+use crate::transport::{chunk_min_length, content_digest, upload_offset};
 use crate::Result;
 
 /// The default size of one `PATCH` of a chunked upload (raised to the
@@ -46,7 +46,12 @@ pub struct BlobUpload {
     client: Client,
     name: RepositoryName,
     location: Url,
+    /// Bytes the registry has acknowledged.
     offset: u64,
+    /// Bytes put on the wire (`offset` or more, when a chunk broke): no
+    /// status may report more.
+    sent: u64,
+    /// The registry's `OCI-Chunk-Min-Length`, unchecked.
     min_chunk: Option<u64>,
     /// `None` when the bytes come from a stream that verifies itself.
     hasher: Option<Hasher>,
@@ -93,17 +98,6 @@ fn location(response: &reqwest::Response, what: &str) -> Result<Url> {
     Ok(url)
 }
 
-fn min_chunk(response: &reqwest::Response) -> Option<u64> {
-    response
-        .headers()
-        .get("oci-chunk-min-length")?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
-}
-
 impl Client {
     /// Starts an upload session in `name`.
     pub async fn start_upload(&self, name: &RepositoryName) -> Result<BlobUpload> {
@@ -130,7 +124,8 @@ impl Client {
             name: name.clone(),
             location: location(&response, &what)?,
             offset: 0,
-            min_chunk: min_chunk(&response),
+            sent: 0,
+            min_chunk: chunk_min_length(response.headers()),
             hasher: Some(Hasher::new(crate::digest::Algorithm::Sha256)),
         };
         Ok((status, upload))
@@ -181,7 +176,7 @@ impl Client {
     /// the registry's `OCI-Chunk-Min-Length`), hashing as it goes. When
     /// `expected` is given the registry is asked first (`HEAD`) and nothing is
     /// sent if it has the blob; the stream's bytes must hash to it. Memory
-    /// holds one chunk at a time.
+    /// holds one chunk at a time; see [`BlobUpload::push_stream`].
     pub async fn push_blob_stream<S>(
         &self,
         name: &RepositoryName,
@@ -209,6 +204,10 @@ impl BlobUpload {
     /// closes it. The bytes must hash to `expected` when given; on a mismatch
     /// or a failing stream the upload is cancelled and nothing is committed.
     /// Returns the digest and size.
+    ///
+    /// Memory holds one chunk at most, grown as the bytes arrive. A registry
+    /// minimum above [`Limits::chunk_min`](crate::transport::Limits::chunk_min)
+    /// cancels the upload with [`Error::TooLarge`] naming it.
     pub async fn push_stream<S>(
         mut self,
         stream: S,
@@ -218,9 +217,23 @@ impl BlobUpload {
     where
         S: Stream<Item = Result<Bytes>> + Send,
     {
-        let chunk_size = chunk_size.max(1).max(self.min_chunk.unwrap_or(0) as usize);
+        let cap = self.client.limits().chunk_min;
+        let chunk_size = match crate::transport::chunk_size(chunk_size, self.min_chunk, cap) {
+            Ok(size) => size,
+            Err(demanded) => {
+                let what = format!(
+                    "upload to {}: a chunk of the registry's OCI-Chunk-Min-Length, \
+                     {demanded} bytes, held in memory (Limits::chunk_min)",
+                    self.name
+                );
+                let _ = self.cancel().await;
+                return Err(Error::TooLarge { what, limit: cap });
+            }
+        };
         let mut stream = std::pin::pin!(stream);
-        let mut buf = BytesMut::with_capacity(chunk_size);
+        // Grown as the bytes arrive: a registry's minimum is no reason to
+        // hold its size in memory for a smaller blob.
+        let mut buf = BytesMut::new();
         while let Some(piece) = stream.next().await {
             let piece = match piece {
                 Ok(p) => p,
@@ -256,7 +269,7 @@ impl BlobUpload {
                 });
             }
         }
-        let size = self.offset + buf.len() as u64;
+        let size = self.offset.saturating_add(buf.len() as u64);
         self.finish_with(buf.freeze(), &digest).await?;
         Ok((digest, size))
     }
@@ -298,34 +311,28 @@ impl BlobUpload {
     /// the upload must start again. A chunk that did not arrive resumes.
     pub async fn write_chunk(&mut self, chunk: Bytes) -> Result<()> {
         let start = self.offset;
-        let end = start + chunk.len() as u64;
+        let end = start.checked_add(chunk.len() as u64).ok_or_else(|| {
+            Error::protocol(
+                format!("upload to {}", self.name),
+                "the upload would pass 2^64 bytes",
+            )
+        })?;
         let mut attempts = 1;
         while self.offset < end {
-            let done = (self.offset - start) as usize;
+            // `status` keeps `start <= offset <= end` (the bytes sent).
+            let done = usize::try_from(self.offset - start).unwrap_or(chunk.len());
             match self.patch(chunk.slice(done..)).await {
                 Ok(()) => {}
                 Err(broken @ Error::Http { .. }) if attempts < CHUNK_ATTEMPTS => {
                     attempts += 1;
-                    // The chunk may have arrived in part: ask, then go on from there.
-                    let received = match self.status().await {
-                        Ok(received) => received,
-                        Err(refused) => {
-                            return Err(Error::protocol(
-                                format!("upload to {}", self.name),
-                                format!(
-                                    "the chunk at byte {start} broke ({broken}), then the registry \
-                                     refused the upload's status ({refused}); the upload must \
-                                     start again"
-                                ),
-                            ))
-                        }
-                    };
-                    if received < start || received > end {
+                    // The chunk may have arrived in part: ask, then go on
+                    // from there.
+                    if let Err(refused) = self.status().await {
                         return Err(Error::protocol(
                             format!("upload to {}", self.name),
                             format!(
-                                "after a broken chunk the registry reports {received} bytes, \
-                                 outside the chunk {start}..{end}"
+                                "the chunk at byte {start} broke ({broken}), then the upload's \
+                                 status failed ({refused}); the upload must start again"
                             ),
                         ));
                     }
@@ -339,12 +346,14 @@ impl BlobUpload {
         Ok(())
     }
 
+    /// Sends `part` (not empty) from the upload's offset.
     async fn patch(&mut self, part: Bytes) -> Result<()> {
-        let end = self.offset + part.len() as u64 - 1;
-        let range = HeaderValue::from_str(&format!("{}-{end}", self.offset))
+        let len = part.len() as u64;
+        let end = self.offset.saturating_add(len);
+        let range = HeaderValue::from_str(&format!("{}-{}", self.offset, end.saturating_sub(1)))
             .expect("digits and a dash are a valid header");
         let what = format!("PATCH {}", redact(&self.location));
-        let len = part.len() as u64;
+        self.sent = self.sent.max(end);
         let response = self
             .client
             .send(
@@ -356,23 +365,42 @@ impl BlobUpload {
             .await?;
         self.location = location(&response, &what)?;
         // A 202 means the whole part arrived.
-        self.offset += len;
+        self.offset = end;
         Ok(())
     }
 
     /// Asks the registry how much of the upload it has (`GET` on the
     /// upload's URL), and continues from there.
+    ///
+    /// The answer must lie between what the registry acknowledged before
+    /// and what was sent; anything else (a malformed, overflowing, shrinking
+    /// or oversized `Range`) is [`Error::Protocol`] and leaves the upload as
+    /// it was.
     pub async fn status(&mut self) -> Result<u64> {
         let what = format!("GET {}", redact(&self.location));
         let response = self
             .client
             .send(Request::get(self.location.clone()).scope(Scope::push(&self.name)))
             .await?;
+        let mut received =
+            upload_offset(response.headers()).map_err(|reason| Error::protocol(&what, reason))?;
+        if received == 0 && self.offset == 1 {
+            // `0-0`: nothing, or the one byte already acknowledged.
+            received = 1;
+        }
+        if received < self.offset || received > self.sent {
+            return Err(Error::protocol(
+                &what,
+                format!(
+                    "the registry reports {received} bytes received, outside the {}..={} \
+                     it acknowledged before and was sent",
+                    self.offset, self.sent
+                ),
+            ));
+        }
         if let Ok(l) = location(&response, &what) {
             self.location = l;
         }
-        let received = upload_offset(response.headers())
-            .ok_or_else(|| Error::protocol(&what, "upload status without a Range header"))?;
         self.offset = received;
         Ok(received)
     }

@@ -2,7 +2,7 @@
 //! typed error and never an out-of-memory.
 
 use bytes::{Bytes, BytesMut};
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 
 use crate::error::Error;
 use crate::Result;
@@ -79,19 +79,48 @@ pub(crate) async fn read_limited(
         limit,
     };
     let announced = super::content_length(response.headers());
-    if announced.is_some_and(|len| len > limit) {
-        return Err(too_large());
-    }
-    let capacity = announced.unwrap_or(0).min(limit) as usize;
-    let mut buf = BytesMut::with_capacity(capacity);
-    let mut body = response.bytes_stream();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|source| Error::Http {
+    let body = response.bytes_stream().map(|chunk| {
+        chunk.map_err(|source| Error::Http {
             method: method.to_owned(),
             url: url.clone(),
             source,
-        })?;
-        if (buf.len() + chunk.len()) as u64 > limit {
+        })
+    });
+    collect_limited(body, announced, limit, too_large).await
+}
+
+/// The most room reserved for a body before its bytes arrive.
+const RESERVE_MAX: u64 = 256 << 10;
+
+/// How much room to reserve for a body that announced `announced` bytes and
+/// may have `limit`: the announcement is only the server's word, so no more
+/// than 256 KiB; the buffer grows as bytes really arrive.
+#[doc(hidden)]
+pub fn initial_capacity(announced: Option<u64>, limit: u64) -> usize {
+    let room = announced.unwrap_or(0).min(limit).min(RESERVE_MAX);
+    usize::try_from(room).unwrap_or(0)
+}
+
+/// Collects a body's pieces into one buffer, failing with `too_large()`
+/// when `announced` passes `limit`, or as soon as the bytes themselves do.
+#[doc(hidden)]
+pub async fn collect_limited<S>(
+    body: S,
+    announced: Option<u64>,
+    limit: u64,
+    too_large: impl Fn() -> Error,
+) -> Result<Bytes>
+where
+    S: Stream<Item = Result<Bytes>>,
+{
+    if announced.is_some_and(|len| len > limit) {
+        return Err(too_large());
+    }
+    let mut buf = BytesMut::with_capacity(initial_capacity(announced, limit));
+    let mut body = std::pin::pin!(body);
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk?;
+        if (buf.len() as u64).saturating_add(chunk.len() as u64) > limit {
             return Err(too_large());
         }
         buf.extend_from_slice(&chunk);

@@ -9,9 +9,11 @@ mod resume;
 mod retry;
 mod worker;
 
-pub(crate) use body::read_limited;
 pub use body::Limits;
-pub(crate) use headers::{content_digest, content_length, content_type, upload_offset};
+pub(crate) use body::{collect_limited, read_limited};
+pub(crate) use headers::{
+    chunk_min_length, chunk_size, content_digest, content_length, content_type, upload_offset,
+};
 pub use link::next_link;
 pub(crate) use pagination::{fetch_page, page_url};
 pub use pagination::{Page, Paginated, REGISTRY_MAX_PAGE_SIZE};
@@ -19,3 +21,17 @@ pub(crate) use resume::resuming_body;
 pub use retry::RetryConfig;
 pub(crate) use retry::{retry_after, retryable_error, retryable_status};
 pub(crate) use worker::ChunkWorker;
+
+/// The parsers and the arithmetic dockreg applies to numbers a server sends
+/// (`Retry-After`, `Content-Length`, `Range`, `Content-Range`,
+/// `OCI-Chunk-Min-Length`), reachable for the property tests and fuzz
+/// targets. Not part of the API: no stability promise.
+#[doc(hidden)]
+pub mod numbers {
+    pub use super::body::{collect_limited, initial_capacity};
+    pub use super::headers::{
+        chunk_min_length, chunk_size, content_length, content_range, upload_offset, ContentRange,
+    };
+    pub use super::resume::check_resumed_range;
+    pub use super::retry::retry_after;
+}

@@ -6,12 +6,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::StreamExt;
-use reqwest::header::{HeaderValue, CONTENT_RANGE, RANGE};
+use reqwest::header::{HeaderMap, HeaderValue, RANGE};
 use reqwest::StatusCode;
 
 use crate::client::{redact, Client, Request};
 use crate::error::Error;
 use crate::Result;
+
+use super::headers::{content_range, ContentRange};
 
 /// Reconnects one body may make in all, progress or not: a server that cuts
 /// every answer after a few bytes must not keep a download going forever.
@@ -23,6 +25,8 @@ struct State {
     body: Option<BoxStream<'static, reqwest::Result<Bytes>>>,
     /// Bytes delivered to the consumer so far.
     offset: u64,
+    /// The whole body's size, as the first answer announced it.
+    total: Option<u64>,
     /// Bytes still to drop from a body that restarted from zero.
     skip: u64,
     /// Failures in a row without a byte of progress.
@@ -42,11 +46,13 @@ pub(crate) fn resuming_body(
     request: Request,
     response: reqwest::Response,
 ) -> BoxStream<'static, Result<Bytes>> {
+    let total = super::content_length(response.headers());
     let state = State {
         client,
         request,
         body: Some(response.bytes_stream().boxed()),
         offset: 0,
+        total,
         skip: 0,
         failures: 0,
         resumes: 0,
@@ -72,7 +78,7 @@ pub(crate) fn resuming_body(
                             continue;
                         }
                     }
-                    st.offset += chunk.len() as u64;
+                    st.offset = st.offset.saturating_add(chunk.len() as u64);
                     st.failures = 0;
                     return Ok(Some((chunk, st)));
                 }
@@ -113,22 +119,11 @@ async fn reopen(st: &mut State) -> Result<()> {
     let response = st.client.send_any(request).await?;
     match response.status() {
         StatusCode::PARTIAL_CONTENT if st.offset > 0 => {
-            let start = response
-                .headers()
-                .get(CONTENT_RANGE)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().strip_prefix("bytes "))
-                .and_then(|v| v.split('-').next())
-                .and_then(|v| v.trim().parse::<u64>().ok());
-            if start != Some(st.offset) {
+            if let Err(reason) = check_resumed_range(response.headers(), st.offset, st.total) {
                 st.done = true;
                 return Err(Error::protocol(
                     format!("GET {}", redact(&st.request.url)),
-                    format!(
-                        "resuming at byte {} the registry sent Content-Range {:?}",
-                        st.offset,
-                        response.headers().get(CONTENT_RANGE)
-                    ),
+                    format!("resuming at byte {}: {reason}", st.offset),
                 ));
             }
         }
@@ -140,4 +135,33 @@ async fn reopen(st: &mut State) -> Result<()> {
     }
     st.body = Some(response.bytes_stream().boxed());
     Ok(())
+}
+
+/// Checks the `Content-Range` of a 206 to a request for the bytes from
+/// `offset` on, of a body first announced as `total` bytes: it must add up,
+/// start at `offset`, and stay within `total`.
+#[doc(hidden)]
+pub fn check_resumed_range(
+    headers: &HeaderMap,
+    offset: u64,
+    total: Option<u64>,
+) -> std::result::Result<ContentRange, String> {
+    let range = content_range(headers)?;
+    if range.start != offset {
+        return Err(format!(
+            "the registry sent Content-Range from byte {}",
+            range.start
+        ));
+    }
+    if let Some(total) = total {
+        if range.end >= total || range.total.is_some_and(|t| t != total) {
+            return Err(format!(
+                "Content-Range {}-{} of {} does not fit the {total} bytes first announced",
+                range.start,
+                range.end,
+                range.total.map_or("*".to_owned(), |t| t.to_string()),
+            ));
+        }
+    }
+    Ok(range)
 }

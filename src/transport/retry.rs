@@ -2,7 +2,7 @@
 //! (exponential backoff with jitter, `Retry-After`), and the total budget.
 
 use std::cell::Cell;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::StatusCode;
@@ -16,7 +16,8 @@ use reqwest::StatusCode;
 /// repeated blindly: a broken chunk resumes from the upload's status instead.
 /// A broken blob download resumes with a `Range` request from the byte it
 /// reached. A `Retry-After` header (seconds or an HTTP date) is honoured when
-/// it fits the budget.
+/// it fits the budget; one that does not (up to 2^64 seconds, or a date in
+/// year 9999) ends the request with the registry's answer at once.
 ///
 /// | field | default |
 /// |---|---|
@@ -76,17 +77,31 @@ impl RetryConfig {
     /// The wait before retry number `retry` (1-based): exponential backoff
     /// with jitter (between half and all of it), or the server's
     /// `Retry-After` when that is longer, capped at `max_backoff` unless
-    /// the server asked for more.
-    pub(crate) fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
+    /// the server asked for more. A server's wish counts up to the budget
+    /// only: the result is never longer than `max_backoff` or `budget`,
+    /// whichever is longer.
+    #[doc(hidden)]
+    pub fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
         let exp = self
             .base_backoff
             .saturating_mul(1u32 << (retry.saturating_sub(1)).min(20))
             .min(self.max_backoff);
-        let jittered = exp / 2 + exp.mul_f64(random_unit() / 2.0);
+        let half = exp / 2;
+        let jittered = half.saturating_add(half.mul_f64(random_unit()));
         match retry_after {
-            Some(asked) => asked.max(jittered),
+            Some(asked) => asked.min(self.budget).max(jittered),
             None => jittered,
         }
+    }
+
+    /// Whether waiting `delay` more keeps a request begun at `started`
+    /// within the budget. Never overflows, whatever the delay.
+    #[doc(hidden)]
+    pub fn fits_budget(&self, started: Instant, delay: Duration) -> bool {
+        started
+            .elapsed()
+            .checked_add(delay)
+            .is_some_and(|total| total <= self.budget)
     }
 }
 
@@ -115,11 +130,14 @@ fn is_certificate_error(e: &reqwest::Error) -> bool {
     false
 }
 
-/// `Retry-After` as a duration from now: delta-seconds or an HTTP date.
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+/// `Retry-After` as a duration from now: delta-seconds or an HTTP date. A
+/// number of seconds past u64 reads as u64::MAX seconds (a very long time,
+/// not "no hint"); a date in the past as now.
+#[doc(hidden)]
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
     }
     let at = parse_http_date(value)?;
     Some(at.duration_since(SystemTime::now()).unwrap_or_default())
@@ -216,6 +234,38 @@ mod tests {
         );
         h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn a_huge_retry_after_is_clamped_and_never_overflows() {
+        let c = RetryConfig::default();
+        let huge = Duration::from_secs(u64::MAX);
+        assert_eq!(c.delay(1, Some(huge)), c.budget);
+        assert_eq!(c.delay(1, Some(Duration::MAX)), c.budget);
+        let started = Instant::now() - Duration::from_secs(1);
+        assert!(!c.fits_budget(started, huge));
+        assert!(!c.fits_budget(started, Duration::MAX));
+        assert!(c.fits_budget(started, Duration::from_secs(1)));
+        let mut h = HeaderMap::new();
+        for (value, secs) in [
+            ("18446744073709551615", u64::MAX),
+            ("99999999999999999999999", u64::MAX),
+            ("007", 7),
+        ] {
+            h.insert(RETRY_AFTER, HeaderValue::from_static(value));
+            assert_eq!(retry_after(&h), Some(Duration::from_secs(secs)), "{value}");
+        }
+        for value in ["+5", "-5", "5.5", "", "Fri, 31 Dec 99999 23:59:59 GMT"] {
+            h.insert(RETRY_AFTER, HeaderValue::from_static(value));
+            assert_eq!(retry_after(&h), None, "{value}");
+        }
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Fri, 31 Dec 9999 23:59:59 GMT"),
+        );
+        let far = retry_after(&h).unwrap();
+        assert!(far > Duration::from_secs(7000 * 365 * 86400), "{far:?}");
+        assert_eq!(c.delay(2, Some(far)), c.budget);
     }
 
     #[test]
