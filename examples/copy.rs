@@ -7,13 +7,17 @@
 //! cargo run --example copy -- 127.0.0.1:5000/team/app:v1 127.0.0.1:5000/team/app:stable
 //! cargo run --release --example copy -- 127.0.0.1:5000/team/app:v1 registry.example.com/team/app:v1
 //! cargo run --example copy -- 127.0.0.1:5000/team/app:multi 127.0.0.1:5000/team/app:amd64 --platform linux/amd64
+//! cargo run --example copy -- 127.0.0.1:5000/team/app:v1 127.0.0.1:5443/team/app:v1 \
+//!     --dest-creds alice:secret --dest-cert-dir certs
 //! ```
 mod common;
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use common::Cli;
 use dockreg::api::CopyOptions;
+use dockreg::auth::{Anonymous, Authenticator};
 use dockreg::TagOrDigest;
 
 const USAGE: &str = "\
@@ -24,9 +28,18 @@ usage: copy SRC DST [--platform OS/ARCH[/VARIANT] | --all-platforms] [--concurre
   --platform P     copy only this platform's manifest of an index, tagged as DST
                    (the digest is then that manifest's, not the index's)
   --concurrency N  blobs transferred at once (default 4)
-the credentials options apply to both registries: --username/--password-stdin and
-REGISTRY_USERNAME/REGISTRY_PASSWORD are sent to each; the Docker config picks
-each registry's own entry
+per end, as skopeo has them (each falls back to the common option):
+  --src-creds USER:PASSWORD / --dest-creds USER:PASSWORD
+                   credentials for that registry only
+  --src-cert-dir DIR / --dest-cert-dir DIR
+                   *.crt trusted, NAME.cert + NAME.key a client certificate
+  --src-tls-verify=false / --dest-tls-verify=false
+                   like --insecure for that end (=true: https only, verified)
+  --src-plain-http / --dest-plain-http
+                   plain http for that end
+without --src-creds/--dest-creds, --username/--password-stdin and
+REGISTRY_USERNAME/REGISTRY_PASSWORD are sent to each end; the Docker config
+picks each registry's own entry
 plain output: `copied SRC -> DST DIGEST (N blobs uploaded, M mounted, K already there, X MiB)`
 --json: {\"source\",\"destination\",\"digest\",\"manifests\",\"blobs_uploaded\",
 \"blobs_mounted\",\"blobs_existing\",\"bytes_uploaded\"}";
@@ -34,8 +47,22 @@ plain output: `copied SRC -> DST DIGEST (N blobs uploaded, M mounted, K already 
 fn main() -> ExitCode {
     let cli = Cli::parse(
         USAGE,
-        &["--platform", "--concurrency"],
-        &["--all-platforms"],
+        &[
+            "--platform",
+            "--concurrency",
+            "--src-creds",
+            "--dest-creds",
+            "--src-cert-dir",
+            "--dest-cert-dir",
+            "--src-tls-verify",
+            "--dest-tls-verify",
+        ],
+        &["--all-platforms", "--src-plain-http", "--dest-plain-http"],
+    );
+    let (src_end, dest_end) = (cli.end_flags("src"), cli.end_flags("dest"));
+    let (src_creds, dest_creds) = (
+        common::creds(&cli, "--src-creds"),
+        common::creds(&cli, "--dest-creds"),
     );
     let args = cli.positional(2);
     let source = cli.reference(&args[0]);
@@ -55,13 +82,25 @@ fn main() -> ExitCode {
         options = options.platform(p);
     }
     common::run(async move {
-        // Credentials once: --password-stdin reads standard input.
-        let (auth, _) = cli.credentials()?;
-        let from = cli.client_with(source.registry(), auth.clone())?;
-        let to = if dest.registry() == source.registry() {
+        // The common credentials once (--password-stdin reads standard
+        // input), and only when an end has none of its own.
+        let shared = match (&src_creds, &dest_creds) {
+            (Some(_), Some(_)) => None,
+            _ => Some(cli.credentials()?.0),
+        };
+        let pick = |own: &Option<Arc<dyn Authenticator>>| -> Arc<dyn Authenticator> {
+            own.clone()
+                .or_else(|| shared.clone())
+                .unwrap_or_else(|| Arc::new(Anonymous::new()))
+        };
+        let from = src_end.client(source.registry(), pick(&src_creds))?;
+        let same_end = dest.registry() == source.registry()
+            && cli.value("--src-creds") == cli.value("--dest-creds")
+            && src_end == dest_end;
+        let to = if same_end {
             from.clone()
         } else {
-            cli.client_with(dest.registry(), auth)?
+            dest_end.client(dest.registry(), pick(&dest_creds))?
         };
         let report = from
             .copy_image(

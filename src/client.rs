@@ -1,8 +1,14 @@
 //! [`Client`] and [`ClientBuilder`]: connection settings and the request
 //! plumbing every endpoint shares.
+//!
+//! TLS trust (system store, `SSL_CERT_FILE`, certs.d, exact-certificate
+//! trust) lives in `tls`, the http/https rule in `scheme`.
+
+mod scheme;
+mod tls;
 
 use std::fmt;
-use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +19,7 @@ use url::Url;
 use crate::auth::{challenges_of, Anonymous, AuthContext, Authenticator, Authorization, Scope};
 use crate::error::Error;
 use crate::models::ErrorEnvelope;
-use crate::reference::{parse_registry_host, RepositoryName};
+use crate::reference::RepositoryName;
 use crate::transport::{
     read_limited, retry_after, retryable_error, retryable_status, Limits, RetryConfig,
 };
@@ -50,7 +56,11 @@ struct Inner {
     /// For token requests: follows redirects only within the first URL's
     /// origin (the injected client when there is one).
     token_http: reqwest::Client,
+    /// The base URL; for a negotiating host, its https form until the first
+    /// request has decided.
     base: Url,
+    /// The http/https decision for localhost, loopback and insecure hosts.
+    negotiation: Option<scheme::Negotiation>,
     limits: Limits,
     retry: RetryConfig,
     in_flight: Arc<tokio::sync::Semaphore>,
@@ -62,7 +72,7 @@ struct Inner {
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
-            .field("registry", &self.inner.base.as_str())
+            .field("registry", &self.base().as_str())
             .field("limits", &self.inner.limits)
             .field("authenticator", &self.inner.authenticator)
             .finish_non_exhaustive()
@@ -82,8 +92,11 @@ pub struct ClientBuilder {
     retry: RetryConfig,
     max_in_flight: usize,
     sync_downloads: bool,
-    root_certificates: Vec<reqwest::Certificate>,
-    identity: Option<reqwest::Identity>,
+    roots: Vec<rustls_pki_types::CertificateDer<'static>>,
+    identity: Option<tls::IdentityPem>,
+    cert_dir: Option<PathBuf>,
+    certs_d_roots: Option<Vec<PathBuf>>,
+    insecure_registry: bool,
     pem_errors: Vec<String>,
     accept_invalid_certs: bool,
     http: Option<reqwest::Client>,
@@ -97,10 +110,20 @@ impl Client {
     /// `registry.example.com`, `docker.io`) or a base URL
     /// (`http://127.0.0.1:5000`, `https://registry.example.com`).
     ///
-    /// A bare host is reached over plain http when it is `localhost` or a
-    /// loopback address, and over https otherwise; `docker.io` is reached at
-    /// `registry-1.docker.io`. [`ClientBuilder::plain_http`] overrides the
-    /// choice.
+    /// A bare host is reached over https. For `localhost`, `127.0.0.0/8`,
+    /// `::1` and hosts marked [`ClientBuilder::insecure_registry`], https
+    /// is tried first and plain http is used when the server answers in
+    /// plain http (docker's rule; decided by the first request, see
+    /// [`Client::base_url`]); TLS material for the host (a root or client
+    /// certificate, a certs.d directory) means https only. A URL's written
+    /// scheme is kept, and [`ClientBuilder::plain_http`] forces either.
+    /// `docker.io` is reached at `registry-1.docker.io`.
+    ///
+    /// Certificates are checked against the system store (or
+    /// `SSL_CERT_FILE` / `SSL_CERT_DIR`), the certificates given to the
+    /// builder and the host's certs.d directory; see
+    /// [`ClientBuilder::cert_dir`] and [`ClientBuilder::root_certificate_pem`]
+    /// for how a self-signed certificate is trusted.
     pub fn builder(registry: impl Into<String>) -> ClientBuilder {
         ClientBuilder {
             registry: registry.into(),
@@ -112,8 +135,11 @@ impl Client {
             retry: RetryConfig::default(),
             max_in_flight: 16,
             sync_downloads: false,
-            root_certificates: Vec::new(),
+            roots: Vec::new(),
             identity: None,
+            cert_dir: None,
+            certs_d_roots: None,
+            insecure_registry: false,
             pem_errors: Vec::new(),
             accept_invalid_certs: false,
             http: None,
@@ -123,9 +149,62 @@ impl Client {
         }
     }
 
-    /// The registry's base URL (`http://127.0.0.1:5000/`).
+    /// The registry's base URL (`https://registry.example.com/`).
+    ///
+    /// For a host whose scheme is negotiated (`localhost`, loopback,
+    /// [`ClientBuilder::insecure_registry`]) this is the https URL until the
+    /// first request has decided, and the decided one after;
+    /// [`Client::negotiated_base_url`] decides first.
     pub fn base_url(&self) -> &Url {
-        &self.inner.base
+        self.base()
+    }
+
+    /// The base URL after the http/https decision: for a negotiating host
+    /// the first call sends `GET /v2/` over https (without credentials) and
+    /// keeps plain http when the server answers in plain http; later calls,
+    /// and calls from clones, reuse that answer. A failure (untrusted
+    /// certificate, refused connection) is returned and decides nothing.
+    pub async fn negotiated_base_url(&self) -> Result<&Url> {
+        match &self.inner.negotiation {
+            None => Ok(&self.inner.base),
+            Some(n) => n.decide(&self.inner.http, &self.inner.base).await,
+        }
+    }
+
+    fn base(&self) -> &Url {
+        self.inner
+            .negotiation
+            .as_ref()
+            .and_then(|n| n.decided())
+            .unwrap_or(&self.inner.base)
+    }
+
+    /// `url` on the decided scheme, when it was built on the registry's
+    /// origin before the http/https decision.
+    pub(crate) fn decided_url(&self, url: Url) -> Url {
+        let base = self.base();
+        if base == &self.inner.base {
+            return url;
+        }
+        scheme::rebase(&url, &self.inner.base, base).unwrap_or(url)
+    }
+
+    /// `request` moved to the decided scheme when it was built before the
+    /// decision (`None`: send it as it is).
+    async fn negotiated(&self, request: &Request) -> Result<Option<Request>> {
+        if self.inner.negotiation.is_none() {
+            return Ok(None);
+        }
+        let decided = self.negotiated_base_url().await?;
+        if decided == &self.inner.base {
+            return Ok(None);
+        }
+        Ok(
+            scheme::rebase(&request.url, &self.inner.base, decided).map(|url| Request {
+                url,
+                ..request.clone()
+            }),
+        )
     }
 
     /// Whether downloads are flushed to disk before they are renamed into
@@ -146,7 +225,7 @@ impl Client {
 
     /// The URL of a path below the base (`/v2/...`).
     pub(crate) fn url(&self, path: &str) -> Url {
-        let mut url = self.inner.base.clone();
+        let mut url = self.base().clone();
         url.set_path(path);
         url
     }
@@ -215,12 +294,14 @@ impl Client {
 
     /// One attempt: credentials from the authenticator, one answer to a 401.
     async fn send_authenticated(&self, request: &Request) -> Result<reqwest::Response> {
+        let negotiated = self.negotiated(request).await?;
+        let request = negotiated.as_ref().unwrap_or(request);
         let inner = &self.inner;
-        if request.anonymous || request.url.origin() != inner.base.origin() {
+        if request.anonymous || request.url.origin() != self.base().origin() {
             return self.send_once(request, None).await;
         }
         let ctx = AuthContext {
-            registry: &inner.base,
+            registry: self.base(),
             scopes: &request.scopes,
             http: &inner.token_http,
             allow_insecure_realm: inner.allow_insecure_realm,
@@ -233,7 +314,7 @@ impl Client {
         // Only the registry's own challenges count: a 401 from storage the
         // request was redirected to must not choose where the user's
         // credentials go, nor become the registry's known challenge.
-        if response.url().origin() != inner.base.origin() {
+        if response.url().origin() != self.base().origin() {
             return Ok(response);
         }
         let challenges = challenges_of(response.headers());
@@ -550,6 +631,40 @@ impl ClientBuilder {
         self
     }
 
+    /// Marks the host insecure, as docker's `insecure-registries` does: try
+    /// https first and use plain http when the server answers in plain http
+    /// (as for loopback hosts). Certificates are still verified over https;
+    /// add [`ClientBuilder::danger_accept_invalid_certs`] for docker's full
+    /// meaning (the examples' `--insecure` sets both).
+    pub fn insecure_registry(mut self, insecure: bool) -> Self {
+        self.insecure_registry = insecure;
+        self
+    }
+
+    /// Reads TLS material from this directory instead of the host's certs.d
+    /// directory (skopeo's `--cert-dir`): every `*.crt` is a trusted
+    /// certificate, a `NAME.cert` with its `NAME.key` a client certificate
+    /// (the first pair by name, when there are several). A `.cert` without
+    /// its `.key` or the reverse, or a file that does not parse, makes
+    /// [`ClientBuilder::build`] fail. The host is then reached over https
+    /// only.
+    pub fn cert_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cert_dir = Some(dir.into());
+        self
+    }
+
+    /// The directories searched for the host's certs.d directory
+    /// (`ROOT/HOST[:PORT]/`, same layout as [`ClientBuilder::cert_dir`]);
+    /// the first that exists is read. Default: the directories in
+    /// `$DOCKREG_CERTS_D` (`:`-separated) when it is set, else
+    /// `~/.config/containers/certs.d`, `/etc/containers/certs.d` and
+    /// `/etc/docker/certs.d`, as podman, skopeo and docker read them. An
+    /// empty list turns the lookup off. Found material means https only.
+    pub fn certs_d_roots(mut self, roots: Vec<PathBuf>) -> Self {
+        self.certs_d_roots = Some(roots);
+        self
+    }
+
     /// Flushes each downloaded file to disk (`fdatasync`) before renaming it
     /// into place, and its directory after (default off). The rename is atomic either way, so a failed
     /// or cancelled download never shows at its destination; syncing also
@@ -603,38 +718,52 @@ impl ClientBuilder {
         self
     }
 
-    /// Trusts an extra root certificate (for a registry with a private CA).
-    pub fn root_certificate(mut self, certificate: reqwest::Certificate) -> Self {
-        self.root_certificates.push(certificate);
+    /// Trusts a certificate given as DER (see
+    /// [`ClientBuilder::root_certificate_pem`] for what trusting means). One
+    /// that is not an X.509 certificate makes [`ClientBuilder::build`] fail.
+    pub fn root_certificate_der(mut self, der: &[u8]) -> Self {
+        if tls::looks_like_certificate(der) {
+            self.roots
+                .push(rustls_pki_types::CertificateDer::from(der.to_vec()));
+        } else {
+            self.pem_errors.push("bad DER certificate".into());
+        }
         self
     }
 
-    /// Trusts the root certificates in a PEM bundle. A malformed bundle makes
-    /// [`ClientBuilder::build`] fail.
+    /// Trusts the certificates in a PEM bundle: CAs that sign the
+    /// registry's certificate, or the registry's own certificate. A
+    /// malformed bundle, or one without a certificate, makes
+    /// [`ClientBuilder::build`] fail. The host is then reached over https
+    /// only.
+    ///
+    /// With the `rustls` feature (the default) a server that presents
+    /// exactly one of these certificates is accepted even when it is marked
+    /// as a CA (`basicConstraints CA:TRUE`, what `openssl req -x509` makes
+    /// and webpki otherwise refuses as `CaUsedAsEndEntity`), as docker,
+    /// skopeo and curl accept it. The name the client connects to and the
+    /// validity period are still checked, and the server must prove in the
+    /// handshake that it holds the certificate's key. With `native-tls`
+    /// only, the platform library's rules apply.
     pub fn root_certificate_pem(mut self, pem: &[u8]) -> Self {
-        match reqwest::Certificate::from_pem_bundle(pem) {
-            Ok(certs) if !certs.is_empty() => self.root_certificates.extend(certs),
+        match tls::pem_certificates(pem) {
+            Ok(certs) if !certs.is_empty() => self.roots.extend(certs),
             Ok(_) => self
                 .pem_errors
                 .push("the PEM bundle holds no certificate".into()),
-            Err(e) => self.pem_errors.push(format!("bad PEM certificate: {e}")),
+            Err(e) => self.pem_errors.push(e),
         }
         self
     }
 
     /// Presents a client certificate (mutual TLS) from PEM: the
-    /// certificate chain and its private key in one buffer (with the
-    /// `native-tls` feature: PKCS#8 key). A malformed one makes
-    /// [`ClientBuilder::build`] fail.
+    /// certificate chain and its private key (PKCS#8, SEC1 or PKCS#1; with
+    /// the `native-tls` feature: PKCS#8) in one buffer. It takes precedence
+    /// over a client certificate in a certs.d directory. A malformed one
+    /// makes [`ClientBuilder::build`] fail. The host is then reached over
+    /// https only.
     pub fn client_identity_pem(mut self, pem: &[u8]) -> Self {
-        #[cfg(feature = "rustls")]
-        let identity = reqwest::Identity::from_pem(pem);
-        #[cfg(all(feature = "native-tls", not(feature = "rustls")))]
-        let identity = reqwest::Identity::from_pkcs8_pem(pem, pem);
-        #[cfg(not(any(feature = "rustls", feature = "native-tls")))]
-        let identity: std::result::Result<reqwest::Identity, String> =
-            Err("no TLS feature enabled".to_owned());
-        match identity {
+        match tls::IdentityPem::parse(pem, pem) {
             Ok(identity) => self.identity = Some(identity),
             Err(e) => self
                 .pem_errors
@@ -658,7 +787,8 @@ impl ClientBuilder {
     /// timeouts ([`read_timeout`](Self::read_timeout), which a stalled blob
     /// download needs to fail and resume, [`timeout`](Self::timeout),
     /// [`connect_timeout`](Self::connect_timeout)), TLS roots and client
-    /// certificates, the user agent, and dockreg's redirect rules. Build the
+    /// certificates (certs.d directories included), the user agent, and
+    /// dockreg's redirect rules. Build the
     /// injected client with at least:
     ///
     /// ```
@@ -711,7 +841,8 @@ impl ClientBuilder {
     }
 
     /// Builds the client. Fails with [`Error::Invalid`] for a malformed
-    /// registry and [`Error::Build`] for bad TLS material.
+    /// registry, [`Error::Build`] for bad TLS material and [`Error::Io`]
+    /// for a [`ClientBuilder::cert_dir`] that cannot be read.
     ///
     /// Unless [`ClientBuilder::http_client`] injected one, two
     /// `reqwest::Client`s with the same settings are built: one for the
@@ -719,15 +850,54 @@ impl ClientBuilder {
     /// for token requests (redirects only within the realm's origin). Neither
     /// sends a `Referer`.
     pub fn build(self) -> Result<Client> {
-        let base = base_url(&self.registry, self.plain_http)?;
+        let target = scheme::parse_target(&self.registry)?;
         if let Some(e) = self.pem_errors.first() {
             return Err(Error::Build(e.clone()));
         }
+        // The host's certs.d directory (not read for an injected client,
+        // which has its own TLS setup).
+        let dir = match (&self.http, &self.cert_dir) {
+            (Some(_), _) => None,
+            (None, Some(dir)) => Some(dir.clone()),
+            (None, None) => {
+                let roots = self
+                    .certs_d_roots
+                    .clone()
+                    .unwrap_or_else(tls::default_certs_d_roots);
+                tls::find_host_dir(&roots, &target.host)
+            }
+        };
+        let found = match &dir {
+            Some(dir) => tls::read_cert_dir(dir)?,
+            None => tls::CertDir::default(),
+        };
+        let mut roots = self.roots.clone();
+        roots.extend(found.roots);
+        let identity = self.identity.clone().or(found.identity);
+        let rule = target.rule(
+            self.plain_http,
+            self.insecure_registry,
+            !roots.is_empty() || identity.is_some(),
+        );
+        let base = target.url(if rule == scheme::Rule::Http {
+            "http"
+        } else {
+            "https"
+        })?;
+        let negotiation = match rule {
+            scheme::Rule::HttpsThenHttp => Some(scheme::Negotiation::new(target.url("http")?)),
+            _ => None,
+        };
+        let tls = tls::TlsSettings {
+            roots,
+            identity,
+            accept_invalid_certs: self.accept_invalid_certs,
+        };
         let (http, token_http) = match &self.http {
             Some(http) => (http.clone(), http.clone()),
             None => (
-                self.reqwest_client(redirect_policy())?,
-                self.reqwest_client(token_redirect_policy())?,
+                self.reqwest_client(redirect_policy(), tls.clone())?,
+                self.reqwest_client(token_redirect_policy(), tls)?,
             ),
         };
         Ok(Client {
@@ -735,6 +905,7 @@ impl ClientBuilder {
                 http,
                 token_http,
                 base,
+                negotiation,
                 limits: self.limits,
                 retry: self.retry,
                 in_flight: Arc::new(tokio::sync::Semaphore::new(self.max_in_flight)),
@@ -747,8 +918,12 @@ impl ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// A `reqwest::Client` with this builder's settings and `policy`.
-    fn reqwest_client(&self, policy: reqwest::redirect::Policy) -> Result<reqwest::Client> {
+    /// A `reqwest::Client` with this builder's settings, `policy` and `tls`.
+    fn reqwest_client(
+        &self,
+        policy: reqwest::redirect::Policy,
+        tls: tls::TlsSettings,
+    ) -> Result<reqwest::Client> {
         let mut headers = HeaderMap::new();
         headers.insert(
             USER_AGENT,
@@ -762,17 +937,11 @@ impl ClientBuilder {
             .redirect(policy)
             // A redirect target (storage, a CDN) learns nothing of the
             // registry URL (upload state, repository, digest) it came from.
-            .referer(false)
-            .danger_accept_invalid_certs(self.accept_invalid_certs);
+            .referer(false);
         if let Some(t) = self.timeout {
             b = b.timeout(t);
         }
-        for cert in &self.root_certificates {
-            b = b.add_root_certificate(cert.clone());
-        }
-        if let Some(identity) = &self.identity {
-            b = b.identity(identity.clone());
-        }
+        b = tls.apply(b)?;
         b.build().map_err(|e| Error::Build(e.to_string()))
     }
 }
@@ -815,53 +984,6 @@ fn redirect_policy() -> reqwest::redirect::Policy {
     })
 }
 
-/// The base URL for a registry given as a host or a URL.
-fn base_url(registry: &str, plain_http: Option<bool>) -> Result<Url> {
-    let registry = registry.trim();
-    let (scheme, host) = if let Some((scheme, rest)) = registry.split_once("://") {
-        let scheme = scheme.to_ascii_lowercase();
-        if scheme != "http" && scheme != "https" {
-            return Err(Error::invalid(
-                "registry",
-                registry,
-                "the scheme must be http or https",
-            ));
-        }
-        let host = rest.strip_suffix('/').unwrap_or(rest);
-        (Some(scheme), host)
-    } else {
-        (None, registry.strip_suffix('/').unwrap_or(registry))
-    };
-    let host = parse_registry_host(host).map_err(|e| match e {
-        Error::Invalid { reason, .. } => Error::invalid("registry", registry, reason),
-        other => other,
-    })?;
-    let host = match host.as_str() {
-        "docker.io" | "index.docker.io" => "registry-1.docker.io".to_owned(),
-        _ => host,
-    };
-    let scheme = match (plain_http, scheme) {
-        (Some(true), _) => "http".to_owned(),
-        (Some(false), _) => "https".to_owned(),
-        (None, Some(s)) => s,
-        (None, None) if is_local(&host) => "http".to_owned(),
-        (None, None) => "https".to_owned(),
-    };
-    Url::parse(&format!("{scheme}://{host}/"))
-        .map_err(|e| Error::invalid("registry", registry, e.to_string()))
-}
-
-/// Whether a `host[:port]` is localhost or a loopback address.
-fn is_local(host: &str) -> bool {
-    let name = if let Some(rest) = host.strip_prefix('[') {
-        rest.split(']').next().unwrap_or(rest)
-    } else {
-        host.rsplit_once(':').map_or(host, |(h, _)| h)
-    };
-    name.eq_ignore_ascii_case("localhost")
-        || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -872,52 +994,6 @@ mod tests {
         check::<Client>();
         fn check_err<T: Send + Sync + std::error::Error + 'static>() {}
         check_err::<Error>();
-    }
-
-    #[test]
-    fn base_urls() {
-        let b = |r: &str, p| base_url(r, p).map(|u| u.to_string());
-        assert_eq!(b("127.0.0.1:5000", None).unwrap(), "http://127.0.0.1:5000/");
-        assert_eq!(b("127.1.2.3:5000", None).unwrap(), "http://127.1.2.3:5000/");
-        assert_eq!(b("localhost:5000", None).unwrap(), "http://localhost:5000/");
-        assert_eq!(b("[::1]:5000", None).unwrap(), "http://[::1]:5000/");
-        assert_eq!(
-            b("registry.example.com", None).unwrap(),
-            "https://registry.example.com/"
-        );
-        assert_eq!(
-            b("docker.io", None).unwrap(),
-            "https://registry-1.docker.io/"
-        );
-        assert_eq!(
-            b("https://127.0.0.1:5000/", None).unwrap(),
-            "https://127.0.0.1:5000/"
-        );
-        assert_eq!(
-            b("registry.example.com:5000", Some(true)).unwrap(),
-            "http://registry.example.com:5000/"
-        );
-        assert_eq!(
-            b("http://localhost", Some(false)).unwrap(),
-            "https://localhost/"
-        );
-    }
-
-    #[test]
-    fn bad_registries_are_refused() {
-        for bad in ["", "ftp://x", "http://x/path", "a b", "x:99999", "http://"] {
-            let err = base_url(bad, None).unwrap_err();
-            assert!(
-                matches!(
-                    err,
-                    Error::Invalid {
-                        what: "registry",
-                        ..
-                    }
-                ),
-                "{bad:?}: {err}"
-            );
-        }
     }
 
     #[test]
@@ -961,6 +1037,14 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(matches!(err, Error::Build(_)), "{err:?}");
+        let err = Client::builder("r.example.com")
+            .root_certificate_der(&[0x30, 0x03, 0x02, 0x01, 0x00])
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::Build(ref m) if m.contains("DER")),
+            "{err:?}"
+        );
     }
 
     #[test]

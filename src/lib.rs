@@ -14,7 +14,7 @@
 //! use futures::TryStreamExt;
 //!
 //! # async fn run() -> dockreg::Result<()> {
-//! let client = Client::builder("127.0.0.1:5000")          // http for loopback, https elsewhere
+//! let client = Client::builder("127.0.0.1:5000")          // loopback: https first, then plain http
 //!     .authenticator(dockreg::auth::DockerConfig::load()?) // docker/podman login credentials
 //!     .build()?;
 //! client.ping().await?;

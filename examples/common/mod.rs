@@ -13,7 +13,7 @@ use dockreg::models::Platform;
 use dockreg::{Client, Reference};
 
 /// Flags every example accepts, with a value.
-const COMMON_VALUES: &[&str] = &["--ca-cert", "--client-cert", "--username"];
+const COMMON_VALUES: &[&str] = &["--ca-cert", "--cert-dir", "--client-cert", "--username"];
 /// Flags every example accepts, without a value.
 const COMMON_SWITCHES: &[&str] = &[
     "--plain-http",
@@ -28,13 +28,22 @@ const COMMON_SWITCHES: &[&str] = &[
 const COMMON_HELP: &str = "\
 common options:
   --json            one JSON object per line instead of plain text
-  --plain-http      use http even for a non-local registry
-  --https           use https even for localhost and 127.0.0.0/8
-  --insecure        do not verify the registry's TLS certificate (and allow
-                    a plain-http token server)
-  --ca-cert FILE    trust the PEM certificate(s) in FILE
+  --plain-http      use plain http, no TLS
+  --https           use https only, even for localhost and 127.0.0.0/8
+                    (which otherwise try https, then plain http)
+  --insecure        try https, fall back to plain http, and do not verify the
+                    registry's TLS certificate (docker's insecure-registries;
+                    also allows a plain-http token server)
+  --ca-cert FILE    trust the PEM certificate(s) in FILE: CAs, or the
+                    registry's own (self-signed) certificate
+  --cert-dir DIR    use DIR instead of the certs.d directory for the host:
+                    *.crt trusted, NAME.cert + NAME.key a client certificate
   --client-cert FILE  present the client certificate and key in the PEM FILE (mutual TLS)
   --username U      with --password-stdin: the password is read from standard input
+trust: the system store (or SSL_CERT_FILE / SSL_CERT_DIR), --ca-cert, and the
+host's certs.d directory (~/.config/containers/certs.d/HOST:PORT,
+/etc/containers/certs.d/HOST:PORT, /etc/docker/certs.d/HOST:PORT; the list of
+roots is $DOCKREG_CERTS_D when set); TLS material for a host means https only
 credentials: --username/--password-stdin, else REGISTRY_USERNAME and
 REGISTRY_PASSWORD, else the Docker config ($DOCKER_CONFIG/config.json,
 ~/.docker/config.json, credential helpers, podman's auth.json)
@@ -214,42 +223,116 @@ impl Cli {
         self.client_with(registry, auth)
     }
 
-    /// A client for `registry` with a given authenticator.
+    /// A client for `registry` with a given authenticator and the common
+    /// connection flags.
     pub fn client_with(
         &self,
         registry: &str,
         auth: Arc<dyn Authenticator>,
     ) -> dockreg::Result<Client> {
+        self.end_flags("").client(registry, auth)
+    }
+
+    /// The connection flags of one end: `--PREFIX-plain-http`,
+    /// `--PREFIX-tls-verify=BOOL`, `--PREFIX-cert-dir DIR` (skopeo's
+    /// names), each falling back to the common flag; `""` gives the common
+    /// flags alone. The command must accept the prefixed flags.
+    pub fn end_flags(&self, prefix: &str) -> EndFlags {
+        let own = |name: &str| (!prefix.is_empty()).then(|| format!("--{prefix}-{name}"));
+        let value = |name: &str| {
+            own(name)
+                .and_then(|n| self.value(&n).map(str::to_owned))
+                .or_else(|| self.value(&format!("--{name}")).map(str::to_owned))
+        };
+        let switch = |name: &str| {
+            own(name).is_some_and(|n| self.switch(&n)) || self.switch(&format!("--{name}"))
+        };
+        let tls_verify = own("tls-verify").and_then(|n| {
+            self.value(&n).map(|v| match v {
+                "true" => true,
+                "false" => false,
+                _ => self.usage_error(&format!("{n} takes true or false")),
+            })
+        });
+        let mut flags = EndFlags {
+            plain_http: switch("plain-http"),
+            https: switch("https"),
+            insecure: switch("insecure"),
+            ca_cert: value("ca-cert"),
+            cert_dir: value("cert-dir"),
+            client_cert: value("client-cert"),
+        };
+        match tls_verify {
+            Some(false) => flags.insecure = true,
+            Some(true) => {
+                flags.insecure = false;
+                flags.https = true;
+            }
+            None => {}
+        }
+        if flags.https && flags.plain_http {
+            self.usage_error("https and plain http exclude each other");
+        }
+        flags
+    }
+}
+
+/// How to reach one registry: scheme and TLS (see [`Cli::end_flags`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EndFlags {
+    pub plain_http: bool,
+    pub https: bool,
+    pub insecure: bool,
+    pub ca_cert: Option<String>,
+    pub cert_dir: Option<String>,
+    pub client_cert: Option<String>,
+}
+
+impl EndFlags {
+    /// A client for `registry` with these settings and `auth`.
+    pub fn client(&self, registry: &str, auth: Arc<dyn Authenticator>) -> dockreg::Result<Client> {
         let mut builder = Client::builder(registry)
             .user_agent(concat!("dockreg-examples/", env!("CARGO_PKG_VERSION")))
             .shared_authenticator(auth);
-        if self.switch("--plain-http") {
+        if self.plain_http {
             builder = builder.plain_http(true);
         }
-        if self.switch("--https") {
+        if self.https {
             builder = builder.plain_http(false);
         }
-        if self.switch("--insecure") {
+        if self.insecure {
             builder = builder
+                .insecure_registry(true)
                 .danger_accept_invalid_certs(true)
                 .danger_allow_insecure_realm(true);
         }
-        if let Some(path) = self.value("--ca-cert") {
-            let pem = std::fs::read(path).map_err(|source| dockreg::Error::Io {
+        let read = |path: &str| {
+            std::fs::read(path).map_err(|source| dockreg::Error::Io {
                 path: path.into(),
                 source,
-            })?;
-            builder = builder.root_certificate_pem(&pem);
+            })
+        };
+        if let Some(path) = &self.ca_cert {
+            builder = builder.root_certificate_pem(&read(path)?);
         }
-        if let Some(path) = self.value("--client-cert") {
-            let pem = std::fs::read(path).map_err(|source| dockreg::Error::Io {
-                path: path.into(),
-                source,
-            })?;
-            builder = builder.client_identity_pem(&pem);
+        if let Some(dir) = &self.cert_dir {
+            builder = builder.cert_dir(dir);
+        }
+        if let Some(path) = &self.client_cert {
+            builder = builder.client_identity_pem(&read(path)?);
         }
         builder.build()
     }
+}
+
+/// `USER:PASSWORD` (skopeo's `--creds`) as basic credentials; exits 2 when
+/// there is no colon.
+pub fn creds(cli: &Cli, flag: &str) -> Option<Arc<dyn Authenticator>> {
+    let value = cli.value(flag)?;
+    let Some((user, password)) = value.split_once(':') else {
+        cli.usage_error(&format!("{flag} takes USER:PASSWORD"));
+    };
+    Some(Arc::new(Basic::new(user, password)))
 }
 
 /// Said after manifests were deleted: the registry frees layers only when

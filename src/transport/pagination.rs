@@ -333,7 +333,7 @@ async fn fetch_capped(
                     None => return Err(e),
                 }
             }
-            other => return other.map(|page| (page, url)),
+            other => return other.map(|page| (page, client.decided_url(url))),
         }
     }
 }
@@ -349,6 +349,8 @@ pub(crate) async fn fetch_page(
         .accept("application/json")
         .scope(scope.clone());
     let fetched = client.fetch(request, client.limits().page).await?;
+    // Built before the http/https decision, the URL now names the scheme used.
+    let url = client.decided_url(url);
     let next = next_link(&fetched.headers, &url)?;
     let body = fetched.body;
     let what = format!("GET {}", crate::client::redact(&url));

@@ -542,6 +542,14 @@ async fn serve(
     scenario: &Mutex<Scenario>,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(sock);
+    // A TLS ClientHello (a client trying https on a loopback host first):
+    // answered as the Go registry behind us answers it, a plain-http 400.
+    if reader.fill_buf().await?.first() == Some(&0x16) {
+        let mut sock = reader.into_inner();
+        sock.write_all(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
+            .await?;
+        return sock.shutdown().await;
+    }
     let Some(req) = read_request(&mut reader).await? else {
         return Ok(());
     };
