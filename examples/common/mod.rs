@@ -222,7 +222,8 @@ impl Cli {
     ) -> dockreg::Result<Client> {
         let mut builder = Client::builder(registry)
             .user_agent(concat!("dockreg-examples/", env!("CARGO_PKG_VERSION")))
-            .shared_authenticator(auth);
+            .shared_authenticator(auth)
+            .on_warning(print_warning);
         if self.switch("--plain-http") {
             builder = builder.plain_http(true);
         }
@@ -249,6 +250,17 @@ impl Cli {
             builder = builder.client_identity_pem(&pem);
         }
         builder.build()
+    }
+}
+
+/// Prints a registry's OCI warning on stderr, once per text for the whole
+/// run (each client already drops its repeats; `copy` has two clients).
+fn print_warning(warning: &str) {
+    static SHOWN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut shown = SHOWN.lock().unwrap_or_else(|e| e.into_inner());
+    if !shown.iter().any(|w| w == warning) {
+        shown.push(warning.to_owned());
+        eprintln!("warning: {warning}");
     }
 }
 

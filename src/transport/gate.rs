@@ -338,7 +338,7 @@ impl Permit {
                     s.limit = (s.limit / 2).max(1);
                 }
             }
-            return Some(s.streak);
+            return Some(s.streak.max(1));
         }
         if !retryable_status(status) {
             s.streak = 0;

@@ -285,14 +285,14 @@ fn unquote(s: &str) -> String {
 /// most `max` bytes.
 pub(crate) fn clean(s: &str, max: usize) -> String {
     let mut out = String::new();
-    for c in s.trim().chars() {
+    for c in s.chars() {
         let c = if c.is_control() { ' ' } else { c };
         if out.len() + c.len_utf8() > max {
             break;
         }
         out.push(c);
     }
-    out
+    out.trim().to_owned()
 }
 
 /// A non-negative integer, clamped to [`MAX_COUNT`]; `None` for anything

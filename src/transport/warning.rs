@@ -206,6 +206,40 @@ mod tests {
         assert!(warnings_of(&headers(&many)).len() <= 4);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 512,
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// Whatever the headers hold: no panic, bounded, printable.
+        #[test]
+        fn any_warning_header_is_bounded_and_printable(
+            values in proptest::collection::vec(
+                proptest::prop_oneof![
+                    "[\t -~\u{80}-\u{3000}]{0,200}",
+                    "(299|199|2[0-9]{2}) [-a-z]{1,4} \"([^\"\\\\]|\\\\.){0,60}\"( \"[A-Za-z0-9 ,:]{0,30}\")?(, ?)?",
+                ],
+                0..12,
+            )
+        ) {
+            let mut h = HeaderMap::new();
+            for v in &values {
+                if let Ok(v) = HeaderValue::from_bytes(v.as_bytes()) {
+                    h.append(WARNING, v);
+                }
+            }
+            let got = warnings_of(&h);
+            proptest::prop_assert!(got.len() <= MAX_HEADER_BYTES / 8);
+            for w in &got {
+                proptest::prop_assert!(w.len() <= MAX_TEXT);
+                proptest::prop_assert!(!w.is_empty());
+                proptest::prop_assert!(!w.chars().any(char::is_control), "{:?}", w);
+            }
+        }
+    }
+
     #[test]
     fn each_warning_reaches_the_callback_once() {
         let got = Arc::new(Mutex::new(Vec::<String>::new()));
