@@ -21,7 +21,8 @@ use crate::error::Error;
 use crate::models::ErrorEnvelope;
 use crate::reference::RepositoryName;
 use crate::transport::{
-    read_limited, retry_after, retryable_error, retryable_status, Limits, RetryConfig,
+    read_limited, retry_after, retryable_error, retryable_status, shed_exhausted, Closed, Gates,
+    Limits, RetryConfig, Warnings,
 };
 use crate::Result;
 
@@ -64,6 +65,8 @@ struct Inner {
     limits: Limits,
     retry: RetryConfig,
     in_flight: Arc<tokio::sync::Semaphore>,
+    gates: Gates,
+    warnings: Warnings,
     sync_downloads: bool,
     authenticator: Arc<dyn Authenticator>,
     allow_insecure_realm: bool,
@@ -103,6 +106,7 @@ pub struct ClientBuilder {
     limits: Limits,
     authenticator: Arc<dyn Authenticator>,
     allow_insecure_realm: bool,
+    warnings: Warnings,
 }
 
 impl Client {
@@ -146,6 +150,7 @@ impl Client {
             limits: Limits::default(),
             authenticator: Arc::new(Anonymous::new()),
             allow_insecure_realm: false,
+            warnings: Warnings::default(),
         }
     }
 
@@ -223,6 +228,14 @@ impl Client {
         &self.inner.limits
     }
 
+    /// The distinct OCI warnings (`Warning: 299 - "..."`) the registry sent
+    /// to this client and its clones so far, in the order first seen: at
+    /// most 64, each at most 1 KiB, control characters replaced. See
+    /// [`ClientBuilder::on_warning`] to hear of them as they come.
+    pub fn warnings(&self) -> Vec<String> {
+        self.inner.warnings.seen()
+    }
+
     /// The URL of a path below the base (`/v2/...`).
     pub(crate) fn url(&self, path: &str) -> Url {
         let mut url = self.base().clone();
@@ -255,15 +268,34 @@ impl Client {
     /// Requests to the registry's origin carry what the authenticator gives;
     /// a `401` with a challenge is answered once and the request sent once
     /// more. Requests elsewhere carry no credentials.
+    ///
+    /// Every attempt passes the host's gate (pause and adaptive concurrency,
+    /// see `transport/gate.rs`), which learns from every answer. A shed
+    /// answer (429, 502, 503) backs off and gives up by the host's streak of
+    /// shed answers, not by this request's luck alone.
     pub(crate) async fn send_any(&self, request: Request) -> Result<reqwest::Response> {
         let retry = self.inner.retry;
         let started = std::time::Instant::now();
+        let gate = self.inner.gates.gate(&request.url);
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            let result = {
+            let (result, shed) = {
+                let budget_left = retry.budget.saturating_sub(started.elapsed());
+                let place = match gate.acquire(budget_left).await {
+                    Ok(place) => place,
+                    Err(closed) => return Err(not_sent(&request, attempt, closed)),
+                };
                 let _permit = self.inner.in_flight.acquire().await;
-                self.send_authenticated(&request).await
+                let result = self.send_authenticated(&request).await;
+                let shed = match &result {
+                    Ok(r) => {
+                        self.inner.warnings.observe(r.headers());
+                        place.answered(r.status(), r.headers())
+                    }
+                    Err(_) => None,
+                };
+                (result, shed)
             };
             let wait_hint = match &result {
                 Ok(r) if retryable_status(r.status()) => Some(retry_after(r.headers())),
@@ -273,9 +305,12 @@ impl Client {
             let Some(hint) = wait_hint else {
                 return result;
             };
-            let delay = retry.delay(attempt, hint);
+            let delay = retry.delay(shed.map_or(attempt, |streak| streak.min(attempt)), hint);
             let in_budget = retry.fits_budget(started, delay);
-            if !request.repeatable || attempt > retry.max_retries || !in_budget {
+            let exhausted = shed.map_or(attempt > retry.max_retries, |streak| {
+                shed_exhausted(streak, attempt, retry.max_retries)
+            });
+            if !request.repeatable || exhausted || !in_budget {
                 if attempt == 1 {
                     return result;
                 }
@@ -288,7 +323,7 @@ impl Client {
                     source: Box::new(last),
                 });
             }
-            tokio::time::sleep(delay).await;
+            gate.wait(delay).await;
         }
     }
 
@@ -415,6 +450,30 @@ impl Client {
                 });
             }
             tokio::time::sleep(delay).await;
+        }
+    }
+}
+
+/// The error for a request the host's gate held back: the host is paused
+/// (`Retry-After`, a used-up rate limit) past the request's retry budget.
+fn not_sent(request: &Request, attempt: u32, closed: Closed) -> Error {
+    let error = Error::Registry {
+        method: request.method.to_string(),
+        url: redact(&request.url),
+        status: closed.status,
+        errors: Vec::new(),
+        body: Some(format!(
+            "not sent: {}; requests to this host wait {} s more, past the retry budget",
+            closed.why,
+            closed.wait.as_secs()
+        )),
+    };
+    if attempt == 1 {
+        error
+    } else {
+        Error::RetriesExhausted {
+            attempts: attempt - 1,
+            source: Box::new(error),
         }
     }
 }
@@ -685,6 +744,11 @@ impl ClientBuilder {
     /// Requests in flight at once from this client and its clones (default
     /// 16): reports, copies and streams share it. Counts a request until its
     /// response headers arrive; bodies being read do not hold a place.
+    ///
+    /// It is a ceiling: while a host sheds load (429, 502, 503) the number
+    /// sent to it at once halves, down to 1, and grows back by one per
+    /// window of successes; a `Retry-After` or a used-up rate limit
+    /// (`RateLimit-Remaining: 0`) pauses every request to the host.
     pub fn max_in_flight(mut self, n: usize) -> Self {
         self.max_in_flight = n.max(1);
         self
@@ -840,6 +904,23 @@ impl ClientBuilder {
         self
     }
 
+    /// Calls `callback` with each OCI warning the registry sends
+    /// (`Warning: 299 - "..."`, the distribution spec's way to tell the
+    /// user something), once per distinct text per client, unquoted and
+    /// with control characters replaced. Without a callback the warnings
+    /// are only kept for [`Client::warnings`].
+    ///
+    /// ```no_run
+    /// let client = dockreg::Client::builder("registry.example.com")
+    ///     .on_warning(|w| eprintln!("warning: {w}"))
+    ///     .build()?;
+    /// # Ok::<(), dockreg::Error>(())
+    /// ```
+    pub fn on_warning(mut self, callback: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.warnings = Warnings::with_callback(Arc::new(callback));
+        self
+    }
+
     /// Builds the client. Fails with [`Error::Invalid`] for a malformed
     /// registry, [`Error::Build`] for bad TLS material and [`Error::Io`]
     /// for a [`ClientBuilder::cert_dir`] that cannot be read.
@@ -909,6 +990,8 @@ impl ClientBuilder {
                 limits: self.limits,
                 retry: self.retry,
                 in_flight: Arc::new(tokio::sync::Semaphore::new(self.max_in_flight)),
+                gates: Gates::new(self.max_in_flight),
+                warnings: self.warnings,
                 sync_downloads: self.sync_downloads,
                 authenticator: self.authenticator,
                 allow_insecure_realm: self.allow_insecure_realm,

@@ -293,7 +293,8 @@ impl EndFlags {
     pub fn client(&self, registry: &str, auth: Arc<dyn Authenticator>) -> dockreg::Result<Client> {
         let mut builder = Client::builder(registry)
             .user_agent(concat!("dockreg-examples/", env!("CARGO_PKG_VERSION")))
-            .shared_authenticator(auth);
+            .shared_authenticator(auth)
+            .on_warning(print_warning);
         if self.plain_http {
             builder = builder.plain_http(true);
         }
@@ -333,6 +334,17 @@ pub fn creds(cli: &Cli, flag: &str) -> Option<Arc<dyn Authenticator>> {
         cli.usage_error(&format!("{flag} takes USER:PASSWORD"));
     };
     Some(Arc::new(Basic::new(user, password)))
+}
+
+/// Prints a registry's OCI warning on stderr, once per text for the whole
+/// run (each client already drops its repeats; `copy` has two clients).
+fn print_warning(warning: &str) {
+    static SHOWN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut shown = SHOWN.lock().unwrap_or_else(|e| e.into_inner());
+    if !shown.iter().any(|w| w == warning) {
+        shown.push(warning.to_owned());
+        eprintln!("warning: {warning}");
+    }
 }
 
 /// Said after manifests were deleted: the registry frees layers only when

@@ -10,6 +10,7 @@
 //! | delete | [`Client::delete_tag`](crate::Client::delete_tag), [`Client::delete_manifest`](crate::Client::delete_manifest), [`Client::delete_blob`](crate::Client::delete_blob), [`Client::tags_with_digest`](crate::Client::tags_with_digest) |
 //! | copy | [`Client::copy_image`](crate::Client::copy_image), [`Client::put_manifest`](crate::Client::put_manifest) |
 //! | report | [`Client::tag_report`](crate::Client::tag_report), [`Client::tag_info`](crate::Client::tag_info) |
+//! | rate limit | [`Client::rate_limit`](crate::Client::rate_limit) |
 //! | blobs | [`Client::blob_stream`](crate::Client::blob_stream), [`Client::download_blob`](crate::Client::download_blob), [`Client::blob_size`](crate::Client::blob_size), [`Client::blob_exists`](crate::Client::blob_exists), [`Client::blob_bytes`](crate::Client::blob_bytes) |
 
 mod base;
@@ -17,6 +18,7 @@ mod blobs;
 mod catalog;
 pub(crate) mod copy;
 mod manifests;
+mod ratelimit;
 mod report;
 mod tags;
 mod uploads;

@@ -183,7 +183,7 @@ thread_local! {
 
 /// A number in [0, 1) from a per-thread xorshift generator: enough to spread
 /// retries, not for anything secret.
-fn random_unit() -> f64 {
+pub(crate) fn random_unit() -> f64 {
     RNG.with(|cell| {
         let mut x = cell.get();
         x ^= x << 13;
