@@ -8,11 +8,10 @@
 
 mod registry;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 use registry::example;
-use std::process::{Command, Output, Stdio};
 
 /// A Docker config directory: empty, or naming a credential helper for `host`.
 fn docker_config(dir: &Path, helper_for: Option<&str>) -> PathBuf {
@@ -26,37 +25,13 @@ fn docker_config(dir: &Path, helper_for: Option<&str>) -> PathBuf {
     config
 }
 
-/// Runs an example with a clean credential environment plus `env`, feeding
-/// `stdin`.
+/// Runs an example with a clean credential environment, the Docker config
+/// in `config`, plus `env`, feeding `stdin`.
 fn run(example: &Path, args: &[&str], env: &[(&str, &str)], config: &Path, stdin: &str) -> Output {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let path = format!(
-        "{}:{}",
-        fixtures.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let mut cmd = Command::new(example);
-    cmd.args(args)
-        .env_remove("REGISTRY_USERNAME")
-        .env_remove("REGISTRY_PASSWORD")
-        .env_remove("REGISTRY_AUTH_FILE")
-        .env_remove("XDG_RUNTIME_DIR")
-        .env("DOCKER_CONFIG", config)
-        .env("PATH", path)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("run example");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().expect("example output")
+    let config = config.to_str().expect("UTF-8 temp path");
+    let mut all = vec![("DOCKER_CONFIG", config)];
+    all.extend_from_slice(env);
+    registry::run_example(example, args, &all, stdin)
 }
 
 fn text(b: &[u8]) -> String {

@@ -11,8 +11,9 @@
 mod mock;
 mod registry;
 
+use registry::example;
+
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -330,21 +331,6 @@ async fn platform_selection_report_and_copy_refuse_it_too() {
         ));
     }
     assert!(failures.is_empty(), "{failures:#?}");
-}
-
-/// The built example `name`, beside this test binary's directory
-/// (`cargo build --examples` builds them).
-fn example(name: &str) -> Option<PathBuf> {
-    let exe = std::env::current_exe().expect("test binary path");
-    let path = exe.parent()?.parent()?.join("examples").join(name);
-    if path.is_file() {
-        return Some(path);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("example {name} is not built at {}", path.display());
-    }
-    eprintln!("SKIPPED: example {name} not built (run cargo build --examples)");
-    None
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

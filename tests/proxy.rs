@@ -10,12 +10,11 @@
 
 mod registry;
 
-use std::io::Write;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 
-use registry::example;
-use std::process::{Child, Command, Output, Stdio};
+use registry::{example, run_example as run};
 use std::time::{Duration, Instant};
 
 /// A tinyproxy on a free loopback port, logging every request to a file;
@@ -96,42 +95,6 @@ impl Drop for Tinyproxy {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Runs an example with no proxy variables but `env`, and an empty Docker
-/// config, feeding `stdin`.
-fn run(example: &Path, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
-    let config = tempfile::tempdir().unwrap();
-    std::fs::write(config.path().join("config.json"), "{}").unwrap();
-    let mut cmd = Command::new(example);
-    cmd.args(args)
-        .env("DOCKER_CONFIG", config.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for var in [
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "NO_PROXY",
-        "REGISTRY_USERNAME",
-        "REGISTRY_PASSWORD",
-        "REGISTRY_AUTH_FILE",
-        "XDG_RUNTIME_DIR",
-    ] {
-        cmd.env_remove(var).env_remove(var.to_ascii_lowercase());
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("run example");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().expect("example output")
 }
 
 fn text(b: &[u8]) -> String {

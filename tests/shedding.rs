@@ -17,7 +17,8 @@ mod faults;
 mod mock;
 mod registry;
 
-use std::path::PathBuf;
+use registry::example;
+
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -126,21 +127,6 @@ async fn a_report_completes_when_every_second_request_is_a_429_with_retry_after(
 #[tokio::test]
 async fn a_report_completes_when_every_second_request_is_a_502_html_page() {
     report_survives(Fault::Html { code: 502 }).await;
-}
-
-/// The built example `name`, beside this test binary's directory (built by
-/// `cargo build --examples`); `None` outside CI when it is not built.
-fn example(name: &str) -> Option<PathBuf> {
-    let exe = std::env::current_exe().expect("test binary path");
-    let path = exe.parent()?.parent()?.join("examples").join(name);
-    if path.is_file() {
-        return Some(path);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("example {name} is not built at {}", path.display());
-    }
-    eprintln!("SKIPPED: example {name} not built (run cargo build --examples)");
-    None
 }
 
 /// `report HOST/NAME` as the issue ran it, through a proxy shedding every

@@ -249,6 +249,76 @@ pub fn example(name: &str) -> Option<PathBuf> {
     Some(path)
 }
 
+/// Runs a built example as a user would on a clean machine: an empty Docker
+/// config, no credentials, proxies or `SSL_CERT_*` from the environment, the
+/// certs.d roots pointed at an empty directory, and `tests/fixtures` first on
+/// `PATH` (for the test credential helper); then `env` on top (it may set
+/// `DOCKER_CONFIG`, a proxy, ...). Feeds `stdin`, and kills the example and
+/// fails the test if it runs longer than two minutes.
+pub fn run_example(
+    example: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: &str,
+) -> std::process::Output {
+    let scratch = tempfile::tempdir().expect("scratch dir");
+    std::fs::write(scratch.path().join("config.json"), "{}").expect("empty Docker config");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let path = format!(
+        "{}:{}",
+        fixtures.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = Command::new(example);
+    cmd.args(args)
+        .env("DOCKER_CONFIG", scratch.path())
+        .env("DOCKREG_CERTS_D", scratch.path().join("no-certs.d"))
+        .env("PATH", path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for var in [
+        "REGISTRY_USERNAME",
+        "REGISTRY_PASSWORD",
+        "REGISTRY_AUTH_FILE",
+        "XDG_RUNTIME_DIR",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+    ] {
+        cmd.env_remove(var).env_remove(var.to_ascii_lowercase());
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("run example");
+    let pid = child.id();
+    {
+        // Dropped at the end of the block: the example sees end of input.
+        let mut input = child.stdin.take().expect("example stdin");
+        input
+            .write_all(stdin.as_bytes())
+            .expect("write example stdin");
+    }
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    match result.recv_timeout(Duration::from_secs(120)) {
+        Ok(output) => output.expect("example output"),
+        Err(_) => {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            panic!(
+                "example {} {args:?} ran over two minutes",
+                example.display()
+            );
+        }
+    }
+}
+
 /// `docker-registry` is installed, or the test fails ([`require_programs`]).
 fn registry_available() -> bool {
     require_programs(&["docker-registry"]);
