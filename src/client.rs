@@ -545,19 +545,27 @@ pub(crate) fn redacted(url: &Url) -> Url {
     let _ = url.set_username("");
     let _ = url.set_password(None);
     url.set_fragment(None);
-    if url.query().is_some() {
-        let kept: Vec<(String, String)> = url
-            .query_pairs()
-            .filter(|(k, _)| SHOWN_QUERY.contains(&k.as_ref()))
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        if kept.is_empty() {
-            url.set_query(None);
-        } else {
-            url.query_pairs_mut().clear().extend_pairs(kept);
-        }
-    }
+    retain_query(&mut url, |k| SHOWN_QUERY.contains(&k));
     url
+}
+
+/// Keeps only the query parameters whose name `keep` accepts, in their
+/// order; a URL left with none has no `?` at all. (Shared by redaction and
+/// by the listings' `n` and `last` editing.)
+pub(crate) fn retain_query(url: &mut Url, keep: impl Fn(&str) -> bool) {
+    if url.query().is_none() {
+        return;
+    }
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| keep(k))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if kept.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(kept);
+    }
 }
 
 /// The values [`redacted`] leaves out of a URL (as sent and decoded), so

@@ -233,6 +233,14 @@ impl Hasher {
         })
     }
 
+    /// The algorithm this hasher computes.
+    pub fn algorithm(&self) -> Algorithm {
+        match self.0 {
+            HasherInner::Sha256(_) => Algorithm::Sha256,
+            HasherInner::Sha512(_) => Algorithm::Sha512,
+        }
+    }
+
     /// Feeds bytes to the hasher.
     pub fn update(&mut self, bytes: &[u8]) {
         match &mut self.0 {

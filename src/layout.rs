@@ -11,7 +11,7 @@ use crate::api::copy::{BlobRef, BlobSource, Resolved};
 use crate::api::{persist_beside, temp_beside};
 use crate::api::{CopyOptions, CopyReport, Platforms};
 use crate::client::Client;
-use crate::digest::{Digest, Verifier, VerifyingStream};
+use crate::digest::{Algorithm, Digest, Verifier, VerifyingStream};
 use crate::error::Error;
 use crate::models::{Descriptor, ImageIndex, Manifest, ManifestBody};
 use crate::reference::{RepositoryName, TagOrDigest};
@@ -124,7 +124,8 @@ fn check_size(path: &Path, expected: Option<u64>, actual: u64) -> Result<()> {
 impl OciLayout {
     /// Opens a layout directory, creating it (and `oci-layout`,
     /// `index.json`, `blobs/`) when missing. A directory that has other
-    /// files but no `oci-layout` is refused rather than written into.
+    /// files but no `oci-layout` is refused rather than written into, and
+    /// so is one whose `blobs/` or `blobs/sha256/` is a symlink.
     pub fn create(dir: impl AsRef<Path>) -> Result<OciLayout> {
         let root = dir.as_ref().to_owned();
         if !root.join(LAYOUT_FILE).exists() {
@@ -138,7 +139,10 @@ impl OciLayout {
                 }
             }
         }
-        std::fs::create_dir_all(root.join("blobs").join("sha256")).map_err(io(&root))?;
+        std::fs::create_dir_all(&root).map_err(io(&root))?;
+        let layout = OciLayout { root: root.clone() };
+        layout.make_blob_dirs(Algorithm::Sha256)?;
+        layout.check_blob_dirs(Algorithm::Sha256)?;
         let marker = root.join(LAYOUT_FILE);
         if !marker.exists() {
             write_atomic(&marker, LAYOUT_VERSION.as_bytes())?;
@@ -147,7 +151,7 @@ impl OciLayout {
         if !index.exists() {
             write_atomic(&index, br#"{"schemaVersion":2,"manifests":[]}"#)?;
         }
-        Ok(OciLayout { root })
+        Ok(layout)
     }
 
     /// Opens an existing layout; a directory without `oci-layout` is refused.
@@ -177,34 +181,84 @@ impl OciLayout {
             .join(digest.hex())
     }
 
-    /// Whether the layout has a blob: a regular file at its path (a symlink
-    /// does not count; the file is not re-hashed).
+    /// Whether the layout has a blob: a regular file at its path, in real
+    /// directories (a symlink, for the file or for `blobs/` or
+    /// `blobs/ALG/`, does not count; the file is not re-hashed).
     pub fn has_blob(&self, digest: &Digest) -> bool {
-        std::fs::symlink_metadata(self.blob_path(digest)).is_ok_and(|m| m.file_type().is_file())
+        self.blob_file(digest).is_ok_and(|path| {
+            std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file())
+        })
+    }
+
+    /// A blob's path, once `blobs/` and `blobs/ALG/` are known to be
+    /// directories of the layout itself, not symlinks to directories
+    /// elsewhere: nothing is read or written through them. (Checked before
+    /// each open, not atomically with it: a directory swapped for a symlink
+    /// in between is not seen, but what is read is still hashed against its
+    /// digest before a byte goes anywhere.)
+    fn blob_file(&self, digest: &Digest) -> Result<PathBuf> {
+        self.check_blob_dirs(digest.algorithm())?;
+        Ok(self.blob_path(digest))
+    }
+
+    /// Refuses `blobs/` or `blobs/ALG/` when it is a symlink or not a
+    /// directory.
+    fn check_blob_dirs(&self, algorithm: Algorithm) -> Result<()> {
+        let blobs = self.root.join("blobs");
+        let algorithm = blobs.join(algorithm.as_str());
+        for dir in [&blobs, &algorithm] {
+            let meta = std::fs::symlink_metadata(dir).map_err(io(dir))?;
+            if !meta.file_type().is_dir() {
+                return Err(Error::invalid(
+                    "OCI layout directory",
+                    &dir.display().to_string(),
+                    "a symlink or not a directory: blobs/ and blobs/ALG/ must be \
+                     directories of the layout itself",
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Where a blob is to be written: its path, with the directory of its
-    /// algorithm (`blobs/sha512/`, ...) created when missing.
+    /// algorithm (`blobs/sha512/`, ...) created when missing; refused when
+    /// `blobs/` or that directory is a symlink.
     fn blob_destination(&self, digest: &Digest) -> Result<PathBuf> {
-        let path = self.blob_path(digest);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io(dir))?;
+        self.make_blob_dirs(digest.algorithm())?;
+        self.blob_file(digest)
+    }
+
+    /// Creates `blobs/` and `blobs/ALG/` where missing, one at a time:
+    /// `create_dir` does not follow a symlink at the name it creates (it
+    /// finds it there), so nothing is created through one; what exists is
+    /// checked by [`OciLayout::blob_file`].
+    fn make_blob_dirs(&self, algorithm: Algorithm) -> Result<()> {
+        let blobs = self.root.join("blobs");
+        for dir in [blobs.clone(), blobs.join(algorithm.as_str())] {
+            match std::fs::create_dir(&dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                    return Err(io(&dir)(e));
+                }
+                _ => {}
+            }
         }
-        Ok(path)
+        Ok(())
     }
 
     /// Writes bytes as a blob and returns their digest.
     pub fn write_blob(&self, bytes: &[u8]) -> Result<Digest> {
         let digest = Digest::sha256(bytes);
+        let path = self.blob_destination(&digest)?;
         if !self.has_blob(&digest) {
-            write_atomic(&self.blob_destination(&digest)?, bytes)?;
+            write_atomic(&path, bytes)?;
         }
         Ok(digest)
     }
 
     /// Reads a small blob (a manifest, a config), verified against its
     /// digest. Only a regular file is read (not a symlink, device or FIFO),
-    /// and one past `limit` bytes is refused unread.
+    /// in `blobs/` and `blobs/ALG/` directories that are not symlinks, and
+    /// one past `limit` bytes is refused unread.
     pub fn read_blob(&self, digest: &Digest, limit: u64) -> Result<Vec<u8>> {
         self.read_verified(digest, None, limit)
     }
@@ -212,7 +266,7 @@ impl OciLayout {
     /// Like [`OciLayout::read_blob`], also refusing a file of another length
     /// than the descriptor's `size`.
     fn read_verified(&self, digest: &Digest, size: Option<u64>, limit: u64) -> Result<Vec<u8>> {
-        let path = self.blob_path(digest);
+        let path = self.blob_file(digest)?;
         let bytes = read_regular(&path, limit)?;
         check_size(&path, size, bytes.len() as u64)?;
         digest.verify(&bytes, &path.display().to_string())?;
@@ -303,7 +357,7 @@ impl OciLayout {
         digest: &Digest,
         size: Option<u64>,
     ) -> Result<impl futures::Stream<Item = Result<bytes::Bytes>> + Send + 'static> {
-        let path = self.blob_path(digest);
+        let path = self.blob_file(digest)?;
         let what = path.display().to_string();
         let checking = (path.clone(), digest.clone(), what.clone());
         let (file, len) = tokio::task::spawn_blocking(move || {

@@ -682,3 +682,98 @@ async fn a_sha512_layer_pulls_into_a_layout_and_pushes_back_out() {
     );
     assert_eq!(upload_bodies(&target).await.len(), 2);
 }
+
+// ------------------------------------------ symlinked blob directories
+
+/// Moves the layout's `blobs/SUB` (`""`: `blobs` itself) to a directory
+/// outside it and leaves a symlink in its place. Returns the outside
+/// directory (kept alive by the caller) and where the moved files now are.
+fn symlink_away(layout: &OciLayout, sub: &str) -> (tempfile::TempDir, PathBuf) {
+    let outside = tempfile::tempdir().unwrap();
+    let blobs = layout.root().join("blobs");
+    let inside = if sub.is_empty() {
+        blobs
+    } else {
+        blobs.join(sub)
+    };
+    let moved = outside.path().join("moved");
+    std::fs::rename(&inside, &moved).unwrap();
+    std::os::unix::fs::symlink(&moved, &inside).unwrap();
+    (outside, moved)
+}
+
+/// A layout whose `blobs/` or `blobs/sha256/` is a symlink to a directory
+/// elsewhere holding genuine files: nothing is read through it, the push
+/// is refused before any byte goes up.
+#[tokio::test]
+async fn a_layout_whose_blob_directories_are_symlinks_is_not_read_through_them() {
+    for sub in ["", "sha256"] {
+        let layer = b"a true layer, elsewhere".repeat(64);
+        let digest = Digest::sha256(&layer);
+        let dir = tempfile::tempdir().unwrap();
+        let (layout, _) = layout_naming(dir.path(), &digest, layer.len() as u64);
+        std::fs::write(layout.blob_path(&digest), &layer).unwrap();
+        let manifest = layout.find(Some("v1")).unwrap();
+        let (_outside, _) = symlink_away(&layout, sub);
+        let server = target().await;
+
+        let err = push(&layout, &server, "push through a symlinked directory").unwrap_err();
+
+        assert!(matches!(err, Error::Invalid { .. }), "blobs/{sub}: {err:?}");
+        assert!(err.to_string().contains("symlink"), "{err}");
+        assert!(upload_bodies(&server).await.is_empty(), "blobs/{sub}");
+        assert!(!layout.has_blob(&digest), "blobs/{sub}");
+        let err = layout.read_blob(&manifest.digest, 1 << 20).unwrap_err();
+        assert!(matches!(err, Error::Invalid { .. }), "blobs/{sub}: {err:?}");
+    }
+}
+
+/// A pull into a layout whose `blobs/` or `blobs/sha256/` is a symlink
+/// writes nothing through it: the directory it points at stays as it was.
+#[tokio::test]
+async fn a_pull_into_a_layout_with_symlinked_blob_directories_writes_nothing_through_them() {
+    let image = image(Algorithm::Sha256);
+    let server = source(&image).await;
+    for sub in ["", "sha256"] {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = OciLayout::create(dir.path()).unwrap();
+        let (_outside, moved) = symlink_away(&layout, sub);
+        let before = list(&moved);
+
+        let err = mock::client(&server)
+            .pull_to_layout(
+                &name("src"),
+                &reference("v1"),
+                &layout,
+                Some("v1"),
+                &Platforms::All,
+                2,
+            )
+            .await
+            .unwrap_err();
+
+        assert!(matches!(err, Error::Invalid { .. }), "blobs/{sub}: {err:?}");
+        assert_eq!(
+            list(&moved),
+            before,
+            "blobs/{sub}: written through the symlink"
+        );
+    }
+}
+
+/// Every file below `dir`, relative to it.
+fn list(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                todo.push(path.clone());
+            }
+            out.push(path.strip_prefix(dir).unwrap().to_owned());
+        }
+    }
+    out.sort();
+    out
+}

@@ -507,3 +507,43 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// What Link errors show
+
+/// A page reached through an opaque token (`?next_page=SECRET`, an
+/// `X-Amz-Signature`), whose own Link then goes to another origin, is
+/// malformed, or names an unparsable target: the error names the page
+/// without its query secrets, shows the registry's text escaped and cut
+/// short, and never the full hostile target.
+#[tokio::test]
+async fn link_errors_keep_no_query_secrets_and_no_raw_targets() {
+    const SECRET: &str = "s3cr3t-opaque-t0ken";
+    let long_tail = "x".repeat(4000);
+    for (bad, must_not_show) in [
+        (
+            format!(r#"<http://evil.example/v2/a/tags/list?sig={SECRET}2>; rel="next""#),
+            format!("{SECRET}2"),
+        ),
+        (format!("no angle brackets {long_tail}"), long_tail.clone()),
+        (
+            format!("<http://[::1/{long_tail}>; rel=\"next\""),
+            long_tail.clone(),
+        ),
+    ] {
+        let server = mock::server().await;
+        let second = format!("{TAGS}?n=1&last=v1&next_page={SECRET}&X-Amz-Signature={SECRET}");
+        serve(&server, TAGS, &[(None, &["v1"], Some(&second))]).await;
+        Mock::given(path(TAGS))
+            .and(query_param("next_page", SECRET))
+            .respond_with(page(TAGS, &["v2"], None).insert_header("link", bad.as_str()))
+            .mount(&server)
+            .await;
+        let err = tags(&mock::client(&server)).await.unwrap_err();
+        assert!(matches!(err, Error::Protocol { .. }), "{err:?}");
+        let shown = format!("{err} {err:?}");
+        assert!(!shown.contains(SECRET), "{bad:.60}: {shown}");
+        assert!(!shown.contains(&must_not_show), "{bad:.60}: {shown:.300}");
+        assert!(shown.contains("/v2/a/tags/list"), "{shown:.300}");
+    }
+}

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use dockreg::api::{PushOutcome, DEFAULT_CHUNK_SIZE};
+use dockreg::digest::Algorithm;
 use dockreg::models::ErrorCode;
 use dockreg::{Client, Digest, Error, RepositoryName};
 use futures::{stream, Stream, StreamExt, TryStreamExt};
@@ -856,4 +857,68 @@ async fn a_monolithic_push_of_a_blob_the_registry_has_sends_no_upload() {
     let all = server.received_requests().await.unwrap();
     assert_eq!(all.len(), 1, "{all:?}");
     assert_eq!(all[0].method.as_str(), "HEAD");
+}
+
+// ---- digests of other algorithms -------------------------------------------
+
+/// A blob addressed by sha512 goes up in chunks and reads back: the bytes
+/// are hashed with the algorithm of the digest they must match, and a
+/// stream that does not match it commits nothing.
+#[tokio::test]
+async fn a_sha512_blob_is_pushed_in_chunks_and_a_lying_stream_commits_nothing() {
+    let Some(reg) = registry::shared() else {
+        return;
+    };
+    let client = reg.client();
+    let repo = name("uploads/sha512");
+    let data = bytes_for("sha512", 300_001);
+    let digest = Digest::compute(Algorithm::Sha512, &data);
+    let (got, size, outcome) = client
+        .push_blob_stream(
+            &repo,
+            pieces(&data, &[65_536, 1_000]),
+            Some(&digest),
+            100_000,
+        )
+        .await
+        .expect("a sha512 blob pushed from a stream");
+    assert_eq!(
+        (got, size, outcome),
+        (digest.clone(), 300_001, PushOutcome::Uploaded)
+    );
+    assert_eq!(
+        client.blob_size(&repo, &digest).await.unwrap(),
+        Some(300_001)
+    );
+    assert!(read_back(&client, &repo, &digest).await == data);
+
+    let other = bytes_for("not sha512", 1_000);
+    let err = client
+        .push_blob_stream(&repo, pieces(&other, &[300]), Some(&digest.clone()), 512)
+        .await;
+    // The registry has the blob already: nothing is read or sent.
+    assert_eq!(err.unwrap().2, PushOutcome::Exists);
+    let fresh = Digest::compute(Algorithm::Sha512, b"never sent");
+    let err = client
+        .push_blob_stream(&repo, pieces(&other, &[300]), Some(&fresh), 512)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::DigestMismatch { ref actual, .. } if actual.algorithm() == Algorithm::Sha512),
+        "{err:?}"
+    );
+    assert_eq!(client.blob_size(&repo, &fresh).await.unwrap(), None);
+
+    // Bytes already written by hand were hashed as sha256: refused, cancelled.
+    let mut upload = client.start_upload(&repo).await.unwrap();
+    upload
+        .write_chunk(Bytes::from_static(b"by hand"))
+        .await
+        .unwrap();
+    let err = upload
+        .push_stream(pieces(b"rest", &[4]), Some(&fresh), 512)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Invalid { .. }), "{err:?}");
+    assert!(open_uploads(reg, "uploads/sha512").is_empty());
 }

@@ -54,6 +54,8 @@ pub struct BlobUpload {
     /// The registry's `OCI-Chunk-Min-Length`, unchecked.
     min_chunk: Option<u64>,
     /// `None` when the bytes come from a stream that verifies itself.
+    /// sha256 until [`BlobUpload::push_stream`] is given a digest of
+    /// another algorithm before any byte was sent.
     hasher: Option<Hasher>,
 }
 
@@ -205,6 +207,12 @@ impl BlobUpload {
     /// or a failing stream the upload is cancelled and nothing is committed.
     /// Returns the digest and size.
     ///
+    /// The bytes are hashed with the algorithm of `expected` (sha256 when
+    /// none is given): a `sha512:` blob is checked as sha512. An upload that
+    /// already holds bytes written with [`BlobUpload::write_chunk`] was
+    /// hashed as sha256; with an `expected` digest of another algorithm it
+    /// is cancelled with [`Error::Invalid`] before anything more is sent.
+    ///
     /// Memory holds one chunk at most, grown as the bytes arrive. A registry
     /// minimum above [`Limits::chunk_min`](crate::transport::Limits::chunk_min)
     /// cancels the upload with [`Error::TooLarge`] naming it.
@@ -217,6 +225,19 @@ impl BlobUpload {
     where
         S: Stream<Item = Result<Bytes>> + Send,
     {
+        if let (Some(d), Some(hasher)) = (expected, &self.hasher) {
+            if hasher.algorithm() != d.algorithm() {
+                if self.sent > 0 {
+                    let _ = self.cancel().await;
+                    return Err(Error::invalid(
+                        "expected digest",
+                        d.as_str(),
+                        "the upload already holds bytes hashed as sha256",
+                    ));
+                }
+                self.hasher = Some(Hasher::new(d.algorithm()));
+            }
+        }
         let cap = self.client.limits().chunk_min;
         let chunk_size = match crate::transport::chunk_size(chunk_size, self.min_chunk, cap) {
             Ok(size) => size,
@@ -430,7 +451,12 @@ impl BlobUpload {
             request.body(last, OCTET_STREAM)
         };
         let response = self.client.send(request).await?;
-        if let Some(announced) = content_digest(response.headers(), &what)? {
+        // A registry names a blob by its own algorithm (distribution answers
+        // a sha512 upload with its sha256): only a digest of the algorithm
+        // the bytes were hashed with can be compared.
+        let announced = content_digest(response.headers(), &what)?
+            .filter(|a| a.algorithm() == digest.algorithm());
+        if let Some(announced) = announced {
             if announced != *digest {
                 return Err(Error::DigestMismatch {
                     what,

@@ -36,8 +36,9 @@ fn text<'a>(
     Ok(value.trim())
 }
 
-/// At most the first 40 characters of a header value, for an error message.
-fn shown(value: &str) -> String {
+/// A value from the server as an error message shows it: quoted, control
+/// characters escaped, and at most its first 40 characters.
+pub(crate) fn shown(value: &str) -> String {
     match value.char_indices().nth(40) {
         Some((end, _)) => format!("{:?}...", &value[..end]),
         None => format!("{value:?}"),

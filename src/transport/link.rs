@@ -3,6 +3,8 @@
 use reqwest::header::{HeaderMap, LINK};
 use url::Url;
 
+use super::headers::shown;
+use crate::client::redact;
 use crate::error::Error;
 use crate::Result;
 
@@ -13,16 +15,21 @@ use crate::Result;
 /// accepted. A target on another origin (scheme, host or port) is refused with
 /// [`Error::Protocol`]: following it would send the next request, and the
 /// credentials that go with it, somewhere the caller never chose.
+///
+/// Errors name URLs as [`redact`] shows them (no credentials, no query
+/// parameters but the API's own) and the registry's text escaped and cut
+/// short.
 pub fn next_link(headers: &HeaderMap, request_url: &Url) -> Result<Option<Url>> {
+    let what = || redact(request_url);
     for value in headers.get_all(LINK) {
         let value = value
             .to_str()
-            .map_err(|_| Error::protocol(request_url.as_str(), "Link header is not valid text"))?;
+            .map_err(|_| Error::protocol(what(), "Link header is not valid text"))?;
         for link in split_links(value) {
             let Some((target, params)) = parse_link(link) else {
                 return Err(Error::protocol(
-                    request_url.as_str(),
-                    format!("malformed Link header {value:?}"),
+                    what(),
+                    format!("malformed Link header {}", shown(value)),
                 ));
             };
             if !params.iter().any(|rel| {
@@ -32,22 +39,19 @@ pub fn next_link(headers: &HeaderMap, request_url: &Url) -> Result<Option<Url>> 
                 continue;
             }
             let next = request_url.join(target).map_err(|e| {
-                Error::protocol(
-                    request_url.as_str(),
-                    format!("bad Link target {target:?}: {e}"),
-                )
+                Error::protocol(what(), format!("bad Link target {}: {e}", shown(target)))
             })?;
             if next.origin() != request_url.origin() {
                 return Err(Error::protocol(
-                    request_url.as_str(),
-                    format!("Link to another origin refused: {next}"),
+                    what(),
+                    format!("Link to another origin refused: {}", redact(&next)),
                 ));
             }
             if !next.username().is_empty() || next.password().is_some() {
                 // reqwest would send them as Basic credentials: a registry
                 // does not get to choose what this client authenticates with.
                 return Err(Error::protocol(
-                    request_url.as_str(),
+                    what(),
                     "Link with credentials in its URL refused",
                 ));
             }

@@ -10,9 +10,10 @@ use futures::{Stream, StreamExt, TryStreamExt};
 use url::Url;
 
 use crate::auth::Scope;
-use crate::client::{Client, Request};
+use crate::client::{retain_query, Client, Request};
 use crate::error::Error;
 use crate::models::ErrorCode;
+use crate::transport::headers::shown;
 use crate::transport::next_link;
 use crate::Result;
 
@@ -303,16 +304,6 @@ impl Walk {
     }
 }
 
-/// A value from the registry as it appears in an error: quoted, control
-/// characters escaped, and cut short when long.
-fn shown(value: &str) -> String {
-    const MAX: usize = 64;
-    match value.char_indices().nth(MAX) {
-        Some((end, _)) => format!("{:?}...", &value[..end]),
-        None => format!("{value:?}"),
-    }
-}
-
 /// Fetches a page, lowering `n` when the registry refuses it as too large.
 /// Returns the page and the URL that produced it.
 async fn fetch_capped(
@@ -376,26 +367,12 @@ fn query_value(url: &Url, key: &str) -> Option<String> {
 }
 
 fn set_query(url: &mut Url, key: &str, value: &str) {
-    let mut pairs: Vec<(String, String)> = url
-        .query_pairs()
-        .filter(|(k, _)| k != key)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    pairs.push((key.to_owned(), value.to_owned()));
-    url.query_pairs_mut().clear().extend_pairs(pairs);
+    remove_query(url, key);
+    url.query_pairs_mut().append_pair(key, value);
 }
 
 fn remove_query(url: &mut Url, key: &str) {
-    let pairs: Vec<(String, String)> = url
-        .query_pairs()
-        .filter(|(k, _)| k != key)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    if pairs.is_empty() {
-        url.set_query(None);
-    } else {
-        url.query_pairs_mut().clear().extend_pairs(pairs);
-    }
+    retain_query(url, |k| k != key);
 }
 
 #[cfg(test)]
@@ -479,6 +456,6 @@ mod tests {
         assert_eq!(shown("a\u{1b}[2J"), r#""a\u{1b}[2J""#);
         let long = "é".repeat(100);
         let cut = shown(&long);
-        assert!(cut.ends_with("...") && cut.chars().filter(|&c| c == 'é').count() == 64);
+        assert!(cut.ends_with("...") && cut.chars().filter(|&c| c == 'é').count() == 40);
     }
 }
