@@ -289,11 +289,15 @@ impl Client {
                 let _permit = self.inner.in_flight.acquire().await;
                 let result = self.send_authenticated(&request).await;
                 let shed = match &result {
-                    Ok(r) => {
+                    // An answer from where a redirect led (blob storage, a
+                    // CDN) speaks for that host: it neither pauses nor
+                    // slows the registry, and its warnings are not the
+                    // registry's.
+                    Ok(r) if same_server(&request.url, r.url()) => {
                         self.inner.warnings.observe(r.headers());
                         place.answered(r.status(), r.headers())
                     }
-                    Err(_) => None,
+                    Ok(_) | Err(_) => None,
                 };
                 (result, shed)
             };
@@ -452,6 +456,17 @@ impl Client {
             tokio::time::sleep(delay).await;
         }
     }
+}
+
+/// Whether `answered` (a response's final URL) is the server `sent` went
+/// to: the same host and port. A scheme negotiated from http to https
+/// keeps the server when both ports are the schemes' defaults.
+fn same_server(sent: &Url, answered: &Url) -> bool {
+    if sent.host_str() != answered.host_str() {
+        return false;
+    }
+    sent.port_or_known_default() == answered.port_or_known_default()
+        || (sent.port().is_none() && answered.port().is_none())
 }
 
 /// The error for a request the host's gate held back: the host is paused

@@ -491,3 +491,61 @@ async fn the_examples_print_each_warning_once_on_stderr() {
         "a control character reached the terminal"
     );
 }
+
+// ---- answers from a redirect target ----------------------------------------
+
+/// A blob redirected to storage that answers 429 with an hour's
+/// `Retry-After`, or says its rate limit is used up for a day: that is the
+/// storage host's word about itself. The registry's own requests go on,
+/// and a `Warning` from storage does not reach the caller as the
+/// registry's.
+#[tokio::test]
+async fn a_redirect_target_cannot_pause_the_registry_or_speak_for_it() {
+    let digest = dockreg::Digest::sha256(b"a layer in storage");
+    for storage_says in [
+        ResponseTemplate::new(429).insert_header("retry-after", "3600"),
+        ResponseTemplate::new(503).insert_header("retry-after", "86400"),
+        ResponseTemplate::new(200)
+            .insert_header("ratelimit-limit", "100;w=21600")
+            .insert_header("ratelimit-remaining", "0;w=21600")
+            .insert_header("ratelimit-reset", "86400")
+            .set_body_bytes(b"a layer in storage".to_vec()),
+    ] {
+        let registry = mock::server().await;
+        let storage = mock::server().await;
+        Mock::given(method("GET"))
+            .and(path(format!("/v2/a/blobs/{digest}")))
+            .respond_with(
+                ResponseTemplate::new(307)
+                    .insert_header("location", format!("{}/bucket/blob", storage.uri())),
+            )
+            .mount(&registry)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/v2/a/tags/list"))
+            .respond_with(mock::json(
+                200,
+                "application/json",
+                r#"{"name":"a","tags":["v1"]}"#,
+            ))
+            .mount(&registry)
+            .await;
+        Mock::given(path("/bucket/blob"))
+            .respond_with(storage_says.append_header("warning", "299 - \"storage speaking\""))
+            .mount(&storage)
+            .await;
+        let client = mock::client(&registry);
+
+        let _ = tokio::time::timeout(PATIENCE, client.blob_bytes(&name("a"), &digest, 1 << 20))
+            .await
+            .expect("the blob GET ended");
+        let tags = tokio::time::timeout(
+            Duration::from_secs(20),
+            client.tags(&name("a")).try_collect::<Vec<_>>(),
+        )
+        .await
+        .expect("tags not held back by storage's pause");
+        assert_eq!(tags.unwrap(), ["v1"]);
+        assert!(client.warnings().is_empty(), "{:?}", client.warnings());
+    }
+}
