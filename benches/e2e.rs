@@ -17,6 +17,13 @@
 //!   once, sorted by created) over 300 tags versus `curl -Z --parallel-max 16`
 //!   doing the same 600 GETs, and versus a loop of `skopeo inspect` (run on
 //!   20 of the 300 tags and scaled).
+//! * (t) the (b) report over TLS (a registry with `http.tls`, trusted with
+//!   `root_certificate_pem` / `curl --cacert`), once over HTTP/1.1
+//!   (`http1_only(true)` / `curl --http1.1`) and once over HTTP/2 (the
+//!   default, through ALPN / `curl --http2`), the four interleaved in each
+//!   round; rows "(b) report, 300 tags, TLS, HTTP/1.1" and "... HTTP/2".
+//!   A client is built in every round, so each run pays its TLS handshakes,
+//!   as curl and the report example do.
 //! * (c) the catalog of 1,200 repositories versus two `curl` GETs following
 //!   `Link` with `n=1000`.
 //! * (d) copy of an image of 8 layers (256 MiB, incompressible) to another
@@ -27,7 +34,8 @@
 //!
 //! Environment:
 //!
-//! * `E2E_ROUNDS` (default 5), `E2E_ONLY` (e.g. `a,b`; default all).
+//! * `E2E_ROUNDS` (default 5), `E2E_ONLY` (letters of the workloads, e.g.
+//!   `a,b` or `t`; default all).
 //! * `E2E_BLOB_MIB` (default 1024) and `E2E_IMAGE_MIB` (default 256) shrink
 //!   the fixtures for a quick try (the targets are meant for the defaults).
 //! * `E2E_CHILD_WRAPPER`: a command put in front of the dockreg child of (a),
@@ -123,10 +131,16 @@ fn main() -> ExitCode {
     let reg_c = cfg
         .wants('c')
         .then(|| Registry::start(RegistryConfig::default()));
-    let all: Vec<&Registry> = [Some(&reg_a), reg_b.as_ref(), reg_c.as_ref()]
-        .into_iter()
-        .flatten()
-        .collect();
+    let reg_tls = cfg.wants('t').then(|| tls_registry_over(&reg_a));
+    let all: Vec<&Registry> = [
+        Some(&reg_a),
+        reg_b.as_ref(),
+        reg_c.as_ref(),
+        reg_tls.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let meter = Meter::new(&all);
     if meter.registry_pids.len() != all.len() {
         eprintln!(
@@ -142,8 +156,7 @@ fn main() -> ExitCode {
     let blob = cfg
         .wants('a')
         .then(|| rt.block_on(seed_streamed_blob(&reg_a, "big/blob", cfg.blob_bytes)));
-    let report = cfg
-        .wants('b')
+    let report = (cfg.wants('b') || cfg.wants('t'))
         .then(|| reg_a.seed_report_repo("report/app", REPORT_TAGS));
     let image = (cfg.wants('d') || cfg.wants('e'))
         .then(|| seed_image(&reg_a, "img/src", "v1", cfg.image_bytes));
@@ -164,8 +177,11 @@ fn main() -> ExitCode {
     if let Some(blob) = &blob {
         bench.a(&reg_a, blob);
     }
-    if let Some(report) = &report {
+    if let (Some(report), true) = (&report, cfg.wants('b')) {
         bench.b(&reg_a, report);
+    }
+    if let (Some(report), Some(reg_tls)) = (&report, &reg_tls) {
+        bench.t(reg_tls, report);
     }
     if let (Some(reg_c), Some(catalog)) = (&reg_c, &catalog) {
         bench.c(reg_c, catalog);
@@ -202,6 +218,7 @@ fn main() -> ExitCode {
         loadavg()
     );
     println!("{text}");
+    drop(reg_tls);
     drop(reg_c);
     drop(reg_b);
     drop(reg_a);
@@ -1264,60 +1281,86 @@ async fn dockreg_report(
     client.tag_report(name, &platform, REPORT_CONCURRENCY).await
 }
 
+/// What the report must give for the seeded tags: (created, tag,
+/// manifest digest), sorted as the report sorts.
+fn expected_report(seeded: &registry::ReportRepo) -> Vec<(String, String, String)> {
+    let mut expected: Vec<(String, String, String)> = seeded
+        .entries
+        .iter()
+        .map(|e| (e.created.clone(), e.tag.clone(), e.manifest_digest.clone()))
+        .collect();
+    expected.sort();
+    expected
+}
+
+/// A config file for `curl -K` with the GETs the report makes after the tag
+/// list: the manifest, then the config, of every tag, each to /dev/null.
+fn report_curl_config(path: &Path, reg: &Registry, seeded: &registry::ReportRepo) {
+    let mut text = String::new();
+    for e in &seeded.entries {
+        let path = format!("/v2/{}/manifests/{}", seeded.repo, e.tag);
+        let _ = writeln!(text, "url = \"{}\"\noutput = \"/dev/null\"", reg.url(&path));
+    }
+    for e in &seeded.entries {
+        let path = format!("/v2/{}/blobs/{}", seeded.repo, e.config_digest);
+        let _ = writeln!(text, "url = \"{}\"\noutput = \"/dev/null\"", reg.url(&path));
+    }
+    std::fs::write(path, text).expect("write curl config");
+}
+
+/// `curl -Z --parallel-max 16` running the GETs of `config` with the
+/// report's `Accept`, after `extra` arguments.
+fn curl_report(config: &Path, extra: &[&str]) -> Command {
+    let accept = [
+        media::OCI_MANIFEST,
+        media::OCI_INDEX,
+        media::DOCKER_MANIFEST_V2,
+        media::DOCKER_MANIFEST_LIST,
+    ]
+    .join(", ");
+    let mut c = curl();
+    c.args(["-sS", "-f", "-Z", "--parallel-max", "16"])
+        .args(extra)
+        .arg("-H")
+        .arg(format!("Accept: {accept}"))
+        .arg("-K")
+        .arg(config);
+    c
+}
+
 impl Bench<'_> {
+    /// One timed report through `client`, checked against `expected`.
+    fn timed_report(
+        &self,
+        client: impl FnOnce() -> Client,
+        name: &RepositoryName,
+        expected: &[(String, String, String)],
+    ) -> Sample {
+        let (s, got) = self
+            .meter
+            .measure(|| self.rt.block_on(dockreg_report(&client(), name)));
+        let got: Vec<(String, String, String)> = got
+            .expect("dockreg report")
+            .into_iter()
+            .map(|r| (r.created.unwrap_or_default(), r.tag, r.digest.to_string()))
+            .collect();
+        assert_eq!(got, expected, "dockreg report differs from the seeded tags");
+        s
+    }
+
     fn b(&mut self, reg: &Registry, seeded: &registry::ReportRepo) {
         let n = seeded.entries.len();
         self.start(&format!("(b) tag report over {n} tags"));
-        let mut expected: Vec<(String, String, String)> = seeded
-            .entries
-            .iter()
-            .map(|e| (e.created.clone(), e.tag.clone(), e.manifest_digest.clone()))
-            .collect();
-        expected.sort();
-        let accept = [
-            media::OCI_MANIFEST,
-            media::OCI_INDEX,
-            media::DOCKER_MANIFEST_V2,
-            media::DOCKER_MANIFEST_LIST,
-        ]
-        .join(", ");
+        let expected = expected_report(seeded);
         // curl: the same 600 GETs from a config file, 16 at once.
         let config = self.scratch.join("b-curl.cfg");
-        let mut text = String::new();
-        for e in &seeded.entries {
-            let path = format!("/v2/{}/manifests/{}", seeded.repo, e.tag);
-            let _ = writeln!(text, "url = \"{}\"\noutput = \"/dev/null\"", reg.url(&path));
-        }
-        for e in &seeded.entries {
-            let path = format!("/v2/{}/blobs/{}", seeded.repo, e.config_digest);
-            let _ = writeln!(text, "url = \"{}\"\noutput = \"/dev/null\"", reg.url(&path));
-        }
-        std::fs::write(&config, text).expect("write curl config");
+        report_curl_config(&config, reg, seeded);
         let client = client_for(reg);
         let name: RepositoryName = seeded.repo.parse().unwrap();
-        let run_dockreg = |_| {
-            let (s, got) = self
-                .meter
-                .measure(|| self.rt.block_on(dockreg_report(&client, &name)));
-            let got: Vec<(String, String, String)> = got
-                .expect("dockreg report")
-                .into_iter()
-                .map(|r| (r.created.unwrap_or_default(), r.tag, r.digest.to_string()))
-                .collect();
-            assert_eq!(got, expected, "dockreg report differs from the seeded tags");
-            s
-        };
+        let run_dockreg = |_| self.timed_report(|| client.clone(), &name, &expected);
         let (d, c) = self.alternate("(b) vs curl", run_dockreg, |_| {
             self.meter
-                .measure(|| {
-                    run_ok(
-                        curl()
-                            .args(["-sS", "-f", "-Z", "--parallel-max", "16", "-H"])
-                            .arg(format!("Accept: {accept}"))
-                            .arg("-K")
-                            .arg(&config),
-                    )
-                })
+                .measure(|| run_ok(&mut curl_report(&config, &[])))
                 .0
         });
         // skopeo: one tag at a time, on a sample of the tags, scaled.
@@ -1392,6 +1435,162 @@ impl Bench<'_> {
              --no-tags runs one tag at a time on {} of the {n} tags (every {step}th); its times \
              are multiplied by {scale:.0}. The skopeo comparison has its own rounds.",
             sample.len()
+        ));
+    }
+}
+
+// ===========================================================================
+// (t) tag report over TLS: HTTP/1.1 and HTTP/2
+// ===========================================================================
+
+/// A registry serving `plain`'s storage over TLS (its storage root is a
+/// link to `plain`'s): the repositories seeded into `plain` over http are
+/// read over https, with nothing seeded twice. Both are CNCF registries
+/// reading the same files; neither caches what it read.
+fn tls_registry_over(plain: &Registry) -> Registry {
+    let storage = plain.storage_root();
+    std::fs::create_dir_all(&storage).expect("create the plain registry's storage root");
+    Registry::start_tls(RegistryConfig::default(), |dir| {
+        std::os::unix::fs::symlink(&storage, dir.join("storage"))
+            .expect("link the TLS registry's storage root");
+        registry::Security::default()
+    })
+}
+
+/// The protocol curl used for `GET /v2/` with `flag` (`--http1.1` or
+/// `--http2`): `1.1` or `2`.
+fn curl_http_version(reg: &Registry, ca: &Path, flag: &str) -> String {
+    let out = run_ok(
+        curl()
+            .args([
+                "-sS",
+                "-f",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_version}",
+                flag,
+                "--cacert",
+            ])
+            .arg(ca)
+            .arg(reg.url("/v2/")),
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+impl Bench<'_> {
+    /// Runs each of `jobs` once per round, the order rotating by one each
+    /// round; returns their samples, in the order of `jobs`.
+    fn rotate(
+        &self,
+        what: &str,
+        jobs: &mut [(&str, &mut dyn FnMut(usize) -> Sample)],
+    ) -> Vec<Vec<Sample>> {
+        let mut samples = vec![Vec::new(); jobs.len()];
+        for round in 0..self.cfg.rounds {
+            let mut line = format!("  {what} round {round}:");
+            for k in 0..jobs.len() {
+                let i = (round + k) % jobs.len();
+                let (label, job) = &mut jobs[i];
+                let s = job(round);
+                let _ = write!(line, " {label} {} (cpu {});", ms(s.wall), ms(s.cpu));
+                samples[i].push(s);
+            }
+            eprintln!("{line} load {}", loadavg());
+        }
+        samples
+    }
+
+    fn t(&mut self, reg: &Registry, seeded: &registry::ReportRepo) {
+        let n = seeded.entries.len();
+        self.start(&format!(
+            "(t) tag report over {n} tags, TLS, HTTP/1.1 and HTTP/2"
+        ));
+        let expected = expected_report(seeded);
+        let ca = self.scratch.join("t-ca.pem");
+        std::fs::write(&ca, Registry::tls_ca_pem()).expect("write the CA");
+        let ca_str = ca.to_str().expect("CA path is UTF-8");
+        for (flag, want) in [("--http1.1", "1.1"), ("--http2", "2")] {
+            let got = curl_http_version(reg, &ca, flag);
+            assert_eq!(
+                got, want,
+                "curl {flag} against the TLS registry spoke HTTP/{got}"
+            );
+        }
+        let config = self.scratch.join("t-curl.cfg");
+        report_curl_config(&config, reg, seeded);
+        let (this, config) = (&*self, &config);
+        let name: RepositoryName = seeded.repo.parse().unwrap();
+        // A client per run, as the report example builds one.
+        let client = |http1_only: bool| {
+            move || {
+                Client::builder(&reg.base_url)
+                    .root_certificate_pem(Registry::tls_ca_pem())
+                    .http1_only(http1_only)
+                    .build()
+                    .expect("dockreg client")
+            }
+        };
+        let curl_run = |flag: &str| {
+            let flag = flag.to_owned();
+            move |_: usize| {
+                this.meter
+                    .measure(|| run_ok(&mut curl_report(config, &[&flag, "--cacert", ca_str])))
+                    .0
+            }
+        };
+        let (mut d1, mut c1) = (
+            |_: usize| this.timed_report(client(true), &name, &expected),
+            curl_run("--http1.1"),
+        );
+        let (mut d2, mut c2) = (
+            |_: usize| this.timed_report(client(false), &name, &expected),
+            curl_run("--http2"),
+        );
+        let samples = this.rotate(
+            "(t)",
+            &mut [
+                ("dockreg HTTP/1.1", &mut d1),
+                ("curl --http1.1", &mut c1),
+                ("dockreg HTTP/2", &mut d2),
+                ("curl --http2", &mut c2),
+            ],
+        );
+        let [d1, c1, d2, c2] = <[Vec<Sample>; 4]>::try_from(samples).expect("four jobs");
+        for (proto, flag, d, c) in [
+            ("HTTP/1.1", "--http1.1", &d1, &c1),
+            ("HTTP/2", "--http2", &d2, &c2),
+        ] {
+            self.rows.push(ratio_row(
+                &format!("(b) report, {n} tags, TLS, {proto}"),
+                &format!("curl {flag} -Z --parallel-max 16, {} GETs", 2 * n),
+                d,
+                c,
+                1.30,
+                true,
+            ));
+        }
+        let (m1, m2) = (median(&walls(&d1)), median(&walls(&d2)));
+        self.rows.push(Row {
+            workload: format!("(t) dockreg report, {n} tags, TLS: HTTP/2 vs HTTP/1.1"),
+            dockreg: ms(m2),
+            reference: format!("{} (dockreg, http1_only(true))", ms(m1)),
+            ratio: format!("{:.3}", m2.as_secs_f64() / m1.as_secs_f64()),
+            target: "-".into(),
+            pass: None,
+        });
+        self.line("(t) dockreg report, TLS, HTTP/1.1", &d1);
+        self.line("(t) curl --http1.1, TLS", &c1);
+        self.line("(t) dockreg report, TLS, HTTP/2", &d2);
+        self.line("(t) curl --http2, TLS", &c2);
+        self.notes.push(format!(
+            "(t) the (b) report against a registry with http.tls (certificate signed by the \
+             harness CA, trusted with root_certificate_pem / curl --cacert) serving the storage \
+             the (b) registry was seeded into. dockreg builds a client in each run (as the \
+             report example does), so every run pays its TLS handshakes, as curl does: 16 \
+             connections over HTTP/1.1, one over HTTP/2 (ALPN; the registry offers h2). The \
+             four runs of a round rotate their order; {} rounds.",
+            self.cfg.rounds
         ));
     }
 }

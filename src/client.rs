@@ -102,6 +102,7 @@ pub struct ClientBuilder {
     insecure_registry: bool,
     pem_errors: Vec<String>,
     accept_invalid_certs: bool,
+    http1_only: bool,
     http: Option<reqwest::Client>,
     limits: Limits,
     authenticator: Arc<dyn Authenticator>,
@@ -146,6 +147,7 @@ impl Client {
             insecure_registry: false,
             pem_errors: Vec::new(),
             accept_invalid_certs: false,
+            http1_only: false,
             http: None,
             limits: Limits::default(),
             authenticator: Arc::new(Anonymous::new()),
@@ -866,6 +868,19 @@ impl ClientBuilder {
         self
     }
 
+    /// Pins HTTP/1.1 (default `false`). By default a TLS connection offers
+    /// HTTP/2 and HTTP/1.1 through ALPN and speaks HTTP/2 when the registry
+    /// picks it (the CNCF registry does), HTTP/1.1 otherwise: one connection
+    /// then carries every request in flight. With `true` only HTTP/1.1 is
+    /// offered and spoken, on as many connections as requests in flight, for
+    /// a proxy or server whose HTTP/2 misbehaves. Plain http is always
+    /// HTTP/1.1. Token requests follow the same setting; a client given
+    /// with [`ClientBuilder::http_client`] keeps its own.
+    pub fn http1_only(mut self, http1_only: bool) -> Self {
+        self.http1_only = http1_only;
+        self
+    }
+
     /// Uses this `reqwest::Client` instead of building one, for registry
     /// and token requests alike.
     ///
@@ -996,6 +1011,7 @@ impl ClientBuilder {
             roots,
             identity,
             accept_invalid_certs: self.accept_invalid_certs,
+            http1_only: self.http1_only,
         };
         let (http, token_http) = match &self.http {
             Some(http) => (http.clone(), http.clone()),

@@ -26,6 +26,9 @@
 //! With `native-tls` only, the roots are handed to the platform library,
 //! which applies its own rules (OpenSSL reads `SSL_CERT_FILE` /
 //! `SSL_CERT_DIR` itself).
+//!
+//! Both backends offer `h2` and `http/1.1` through ALPN, and only
+//! `http/1.1` under [`http1_only`](super::ClientBuilder::http1_only).
 
 use std::path::{Path, PathBuf};
 
@@ -259,11 +262,20 @@ pub(crate) struct TlsSettings {
     pub(crate) identity: Option<IdentityPem>,
     /// Skip verification altogether.
     pub(crate) accept_invalid_certs: bool,
+    /// Offer only `http/1.1` through ALPN (else `h2` first).
+    pub(crate) http1_only: bool,
 }
 
 impl TlsSettings {
-    /// Configures `builder`'s TLS from these settings.
+    /// Configures `builder`'s TLS from these settings, and pins HTTP/1.1
+    /// under `http1_only` (reqwest's own pin, which sets the ALPN list only
+    /// of a TLS configuration it builds itself).
     pub(crate) fn apply(self, builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder> {
+        let builder = if self.http1_only {
+            builder.http1_only()
+        } else {
+            builder
+        };
         #[cfg(feature = "rustls")]
         {
             let config = rustls_backend::client_config(self)?;
@@ -433,10 +445,21 @@ mod rustls_backend {
                     .map_err(|e| Error::Build(format!("bad client certificate or key: {e}")))?
             }
         };
-        // What reqwest offers with its `http2` feature: h2 when the server
-        // takes it, else HTTP/1.1.
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        // What reqwest offers itself for a configuration it builds (it leaves
+        // a preconfigured one as it is): h2 when the server takes it, else
+        // HTTP/1.1; only HTTP/1.1 when pinned, since the connection follows
+        // what the server picked, whatever reqwest's `http1_only` says.
+        config.alpn_protocols = alpn(settings.http1_only);
         Ok(config)
+    }
+
+    /// The protocols offered through ALPN, preferred first.
+    fn alpn(http1_only: bool) -> Vec<Vec<u8>> {
+        if http1_only {
+            vec![b"http/1.1".to_vec()]
+        } else {
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        }
     }
 
     /// Checks the server's certificate; the handshake signature is always
@@ -714,6 +737,22 @@ mod tests {
         std::fs::write(dir.path().join("ca.crt"), "no PEM here").unwrap();
         let err = read_cert_dir(dir.path()).unwrap_err().to_string();
         assert!(err.contains("holds no PEM certificate"), "{err}");
+    }
+
+    #[cfg(feature = "rustls")]
+    #[test]
+    fn alpn_offers_h2_first_and_only_http1_1_when_pinned() {
+        let alpn = |http1_only| {
+            let settings = TlsSettings {
+                http1_only,
+                ..TlsSettings::default()
+            };
+            rustls_backend::client_config(settings)
+                .unwrap()
+                .alpn_protocols
+        };
+        assert_eq!(alpn(false), [b"h2".to_vec(), b"http/1.1".to_vec()]);
+        assert_eq!(alpn(true), [b"http/1.1".to_vec()]);
     }
 
     #[test]

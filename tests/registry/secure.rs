@@ -1741,3 +1741,28 @@ pub fn skopeo_json(args: &[&str]) -> Value {
         )
     })
 }
+
+// ---------------------------------------------------------------------------
+// TLS alone
+// ---------------------------------------------------------------------------
+
+impl Registry {
+    /// Starts a registry that serves https with the harness CA's
+    /// certificate for `127.0.0.1` and `localhost` ([`Registry::tls_ca_pem`]),
+    /// without auth. `more` (called once with the registry's temp dir,
+    /// before it starts) adds to the configuration. Stopped when dropped.
+    pub(crate) fn start_tls(cfg: RegistryConfig, more: impl FnOnce(&Path) -> Security) -> Registry {
+        programs_available(&["openssl"]);
+        Registry::start_secured(cfg, |dir| {
+            let mut security = more(dir);
+            security.http_yaml.push_str(&tls_yaml(&dir.join("secure")));
+            security.tls = true;
+            security
+        })
+    }
+
+    /// The CA that signs the certificate of [`Registry::start_tls`] (PEM).
+    pub fn tls_ca_pem() -> &'static [u8] {
+        &pki().ca_pem
+    }
+}
