@@ -196,3 +196,61 @@ fn plain_http_is_http1_1_whatever_the_setting() {
     );
     assert_eq!(seen, BTreeSet::from(["HTTP/1.1".to_owned()]));
 }
+
+/// The examples' `--http1.1` pins HTTP/1.1; without it `tags` speaks
+/// HTTP/2 to a TLS registry. Read from the registry's log, as above: the
+/// examples' `User-Agent` is `dockreg-examples/VERSION`.
+#[test]
+fn the_examples_speak_http2_unless_given_http1_1() {
+    // A registry of its own: no other client here sends the examples' agent.
+    let reg = Registry::start_tls(RegistryConfig::default(), |_| Security {
+        top_yaml: ACCESS_LOG.into(),
+        ..Default::default()
+    });
+    let name: RepositoryName = "proto/examples".parse().unwrap();
+    let client = Client::builder(&reg.base_url)
+        .root_certificate_pem(Registry::tls_ca_pem())
+        .build()
+        .unwrap();
+    run_async(async move {
+        let blob = client
+            .push_blob(&name, b"{}".to_vec(), registry::media::OCI_CONFIG)
+            .await
+            .expect("push config")
+            .0;
+        let manifest = Manifest::from_image_manifest(&ImageManifest::new(blob, vec![])).unwrap();
+        client
+            .put_manifest(&name, &TagOrDigest::Tag("v1".parse().unwrap()), &manifest)
+            .await
+            .expect("put manifest");
+    });
+    let ca = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ca.path(), Registry::tls_ca_pem()).unwrap();
+    let ca = ca.path().to_str().unwrap();
+    let tags = registry::example("tags").unwrap();
+    let agent = concat!("dockreg-examples/", env!("CARGO_PKG_VERSION"));
+    let repo = format!("{}/proto/examples", reg.host);
+    let mut seen = Vec::new();
+    for extra in [&[][..], &["--http1.1"][..]] {
+        let before = logged(&reg, agent, 0).len();
+        let mut args = vec!["--ca-cert", ca, repo.as_str()];
+        args.extend_from_slice(extra);
+        let out = registry::run_example(&tags, &args, &[], "");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "v1");
+        let lines = logged(&reg, agent, before + 2);
+        let protocols: BTreeSet<String> = lines[before..].iter().map(|(_, p)| p.clone()).collect();
+        seen.push(protocols);
+    }
+    assert_eq!(
+        seen,
+        [
+            BTreeSet::from(["HTTP/2.0".to_owned()]),
+            BTreeSet::from(["HTTP/1.1".to_owned()])
+        ]
+    );
+}

@@ -19,6 +19,7 @@ const COMMON_SWITCHES: &[&str] = &[
     "--plain-http",
     "--https",
     "--insecure",
+    "--http1.1",
     "--json",
     "--password-stdin",
     "--help",
@@ -34,6 +35,8 @@ common options:
   --insecure        try https, fall back to plain http, and do not verify the
                     registry's TLS certificate (docker's insecure-registries;
                     also allows a plain-http token server)
+  --http1.1         speak only HTTP/1.1 over TLS (HTTP/2 is used when the
+                    registry offers it)
   --ca-cert FILE    trust the PEM certificate(s) in FILE: CAs, or the
                     registry's own (self-signed) certificate
   --cert-dir DIR    use DIR instead of the certs.d directory for the host:
@@ -258,6 +261,7 @@ impl Cli {
             plain_http: switch("plain-http"),
             https: switch("https"),
             insecure: switch("insecure"),
+            http1_only: self.switch("--http1.1"),
             ca_cert: value("ca-cert"),
             cert_dir: value("cert-dir"),
             client_cert: value("client-cert"),
@@ -283,6 +287,7 @@ pub struct EndFlags {
     pub plain_http: bool,
     pub https: bool,
     pub insecure: bool,
+    pub http1_only: bool,
     pub ca_cert: Option<String>,
     pub cert_dir: Option<String>,
     pub client_cert: Option<String>,
@@ -294,7 +299,8 @@ impl EndFlags {
         let mut builder = Client::builder(registry)
             .user_agent(concat!("dockreg-examples/", env!("CARGO_PKG_VERSION")))
             .shared_authenticator(auth)
-            .on_warning(print_warning);
+            .on_warning(print_warning)
+            .http1_only(self.http1_only);
         if self.plain_http {
             builder = builder.plain_http(true);
         }
