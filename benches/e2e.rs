@@ -67,9 +67,9 @@ use std::process::{Command, ExitCode, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use dockreg::api::{CopyOptions, Platforms};
-use dockreg::layout::OciLayout;
 use dockreg::models::Platform;
+use dockreg::transfer::OciLayout;
+use dockreg::transfer::{CopyOptions, Platforms};
 use dockreg::{Client, Digest, RepositoryName, TagOrDigest};
 use futures::{StreamExt, TryStreamExt};
 use registry::{media, Registry, RegistryConfig};

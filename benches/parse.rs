@@ -92,7 +92,7 @@ fn parsers(c: &mut Criterion) {
     );
     let url = url::Url::parse("http://127.0.0.1:5000/v2/_catalog?n=1000").unwrap();
     group.bench_function("link", |b| {
-        b.iter(|| dockreg::transport::next_link(black_box(&headers), &url).unwrap())
+        b.iter(|| dockreg::http::next_link(black_box(&headers), &url).unwrap())
     });
     group.finish();
 }

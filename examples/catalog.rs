@@ -16,7 +16,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse(USAGE, &["--page-size"], &[]);
     let host = dockreg::reference::parse_registry_host(&cli.positional(1)[0])
         .unwrap_or_else(|e| cli.usage_error(&e.to_string()));
-    let page_size: usize = cli.parsed("--page-size", dockreg::transport::REGISTRY_MAX_PAGE_SIZE);
+    let page_size: usize = cli.parsed("--page-size", dockreg::http::REGISTRY_MAX_PAGE_SIZE);
     common::run(async move {
         let client = cli.client(&host)?;
         let mut repos = client.catalog().page_size(page_size);

@@ -16,8 +16,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use common::Cli;
-use dockreg::api::CopyOptions;
 use dockreg::auth::{Anonymous, Authenticator};
+use dockreg::transfer::CopyOptions;
 use dockreg::TagOrDigest;
 
 const USAGE: &str = "\

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use common::Cli;
-use dockreg::api::Platforms;
-use dockreg::layout::OciLayout;
+use dockreg::transfer::OciLayout;
+use dockreg::transfer::Platforms;
 use dockreg::TagOrDigest;
 
 const USAGE: &str = "\

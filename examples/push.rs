@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use common::Cli;
-use dockreg::layout::{OciLayout, REF_NAME};
+use dockreg::transfer::{OciLayout, REF_NAME};
 use dockreg::{Tag, TagOrDigest};
 
 const USAGE: &str = "\

@@ -15,7 +15,7 @@ const USAGE: &str = "usage: tags HOST[:PORT]/NAME [--page-size N] [--json]";
 fn main() -> ExitCode {
     let cli = Cli::parse(USAGE, &["--page-size"], &[]);
     let reference = cli.reference(&cli.positional(1)[0]);
-    let page_size: usize = cli.parsed("--page-size", dockreg::transport::REGISTRY_MAX_PAGE_SIZE);
+    let page_size: usize = cli.parsed("--page-size", dockreg::http::REGISTRY_MAX_PAGE_SIZE);
     common::run(async move {
         let client = cli.client(reference.registry())?;
         // Registries list tags in storage order; people expect them sorted.

@@ -4,26 +4,19 @@
 //! TLS trust (system store, `SSL_CERT_FILE`, certs.d, exact-certificate
 //! trust) lives in `tls`, the http/https rule in `scheme`.
 
-mod scheme;
-mod tls;
-
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, USER_AGENT};
-use reqwest::{Method, StatusCode};
+use reqwest::header::{HeaderMap, HeaderValue, USER_AGENT};
 use url::Url;
 
-use crate::auth::{challenges_of, Anonymous, AuthContext, Authenticator, Authorization, Scope};
+use crate::auth::{Anonymous, Authenticator};
 use crate::error::Error;
-use crate::models::ErrorEnvelope;
+use crate::http::{scheme, tls};
+use crate::http::{Gates, Limits, RetryConfig, Warnings};
 use crate::reference::RepositoryName;
-use crate::transport::{
-    read_limited, retry_after, retryable_error, retryable_status, shed_exhausted, Closed, Gates,
-    Limits, RetryConfig, Warnings,
-};
 use crate::Result;
 
 /// The user agent sent unless [`ClientBuilder::user_agent`] says otherwise.
@@ -49,27 +42,27 @@ pub const DEFAULT_USER_AGENT: &str = concat!("dockreg/", env!("CARGO_PKG_VERSION
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    http: reqwest::Client,
+pub(crate) struct Inner {
+    pub(crate) http: reqwest::Client,
     /// For token requests: follows redirects only within the first URL's
     /// origin (the injected client when there is one).
-    token_http: reqwest::Client,
+    pub(crate) token_http: reqwest::Client,
     /// The base URL; for a negotiating host, its https form until the first
     /// request has decided.
-    base: Url,
+    pub(crate) base: Url,
     /// The http/https decision for localhost, loopback and insecure hosts.
-    negotiation: Option<scheme::Negotiation>,
-    limits: Limits,
-    retry: RetryConfig,
-    in_flight: Arc<tokio::sync::Semaphore>,
-    gates: Gates,
-    warnings: Warnings,
-    sync_downloads: bool,
-    authenticator: Arc<dyn Authenticator>,
-    allow_insecure_realm: bool,
+    pub(crate) negotiation: Option<scheme::Negotiation>,
+    pub(crate) limits: Limits,
+    pub(crate) retry: RetryConfig,
+    pub(crate) in_flight: Arc<tokio::sync::Semaphore>,
+    pub(crate) gates: Gates,
+    pub(crate) warnings: Warnings,
+    pub(crate) sync_downloads: bool,
+    pub(crate) authenticator: Arc<dyn Authenticator>,
+    pub(crate) allow_insecure_realm: bool,
 }
 
 impl fmt::Debug for Client {
@@ -178,7 +171,7 @@ impl Client {
         }
     }
 
-    fn base(&self) -> &Url {
+    pub(crate) fn base(&self) -> &Url {
         self.inner
             .negotiation
             .as_ref()
@@ -194,24 +187,6 @@ impl Client {
             return url;
         }
         scheme::rebase(&url, &self.inner.base, base).unwrap_or(url)
-    }
-
-    /// `request` moved to the decided scheme when it was built before the
-    /// decision (`None`: send it as it is).
-    async fn negotiated(&self, request: &Request) -> Result<Option<Request>> {
-        if self.inner.negotiation.is_none() {
-            return Ok(None);
-        }
-        let decided = self.negotiated_base_url().await?;
-        if decided == &self.inner.base {
-            return Ok(None);
-        }
-        Ok(
-            scheme::rebase(&request.url, &self.inner.base, decided).map(|url| Request {
-                url,
-                ..request.clone()
-            }),
-        )
     }
 
     /// Whether downloads are flushed to disk before they are renamed into
@@ -248,463 +223,6 @@ impl Client {
     /// `/v2/NAME/SUFFIX` for a repository.
     pub(crate) fn repo_url(&self, name: &RepositoryName, suffix: &str) -> Url {
         self.url(&format!("/v2/{name}/{suffix}"))
-    }
-
-    /// Sends a request and returns the response when its status is a success.
-    ///
-    /// Any other status becomes [`Error::Registry`] with the parsed error
-    /// envelope (or the capped raw body).
-    pub(crate) async fn send(&self, request: Request) -> Result<reqwest::Response> {
-        let method = request.method.clone();
-        let response = self.send_any(request).await?;
-        if response.status().is_success() {
-            Ok(response)
-        } else {
-            Err(self.status_error(&method, response).await)
-        }
-    }
-
-    /// Sends a request and returns the response whatever its status; only a
-    /// transport failure is an error.
-    ///
-    /// Requests to the registry's origin carry what the authenticator gives;
-    /// a `401` with a challenge is answered once and the request sent once
-    /// more. Requests elsewhere carry no credentials.
-    ///
-    /// Every attempt passes the host's gate (pause and adaptive concurrency,
-    /// see `transport/gate.rs`), which learns from every answer. A shed
-    /// answer (429, 502, 503) backs off and gives up by the host's streak of
-    /// shed answers, not by this request's luck alone.
-    pub(crate) async fn send_any(&self, request: Request) -> Result<reqwest::Response> {
-        let retry = self.inner.retry;
-        let started = std::time::Instant::now();
-        let gate = self.inner.gates.gate(&request.url);
-        let mut attempt: u32 = 0;
-        loop {
-            attempt += 1;
-            let (result, shed) = {
-                let budget_left = retry.budget.saturating_sub(started.elapsed());
-                let place = match gate.acquire(budget_left).await {
-                    Ok(place) => place,
-                    Err(closed) => return Err(not_sent(&request, attempt, closed)),
-                };
-                let _permit = self.inner.in_flight.acquire().await;
-                let result = self.send_authenticated(&request).await;
-                let shed = match &result {
-                    // An answer from where a redirect led (blob storage, a
-                    // CDN) speaks for that host: it neither pauses nor
-                    // slows the registry, and its warnings are not the
-                    // registry's.
-                    Ok(r) if same_server(&request.url, r.url()) => {
-                        self.inner.warnings.observe(r.headers());
-                        place.answered(r.status(), r.headers())
-                    }
-                    Ok(_) | Err(_) => None,
-                };
-                (result, shed)
-            };
-            let wait_hint = match &result {
-                Ok(r) if retryable_status(r.status()) => Some(retry_after(r.headers())),
-                Err(Error::Http { source, .. }) if retryable_error(source) => Some(None),
-                _ => None,
-            };
-            let Some(hint) = wait_hint else {
-                return result;
-            };
-            let delay = retry.delay(shed.map_or(attempt, |streak| streak.min(attempt)), hint);
-            let in_budget = retry.fits_budget(started, delay);
-            let exhausted = shed.map_or(attempt > retry.max_retries, |streak| {
-                shed_exhausted(streak, attempt, retry.max_retries)
-            });
-            if !request.repeatable || exhausted || !in_budget {
-                if attempt == 1 {
-                    return result;
-                }
-                let last = match result {
-                    Ok(response) => self.status_error(&request.method, response).await,
-                    Err(e) => e,
-                };
-                return Err(Error::RetriesExhausted {
-                    attempts: attempt,
-                    source: Box::new(last),
-                });
-            }
-            gate.wait(delay).await;
-        }
-    }
-
-    /// One attempt: credentials from the authenticator, one answer to a 401.
-    async fn send_authenticated(&self, request: &Request) -> Result<reqwest::Response> {
-        let negotiated = self.negotiated(request).await?;
-        let request = negotiated.as_ref().unwrap_or(request);
-        let inner = &self.inner;
-        if request.anonymous || request.url.origin() != self.base().origin() {
-            return self.send_once(request, None).await;
-        }
-        let ctx = AuthContext {
-            registry: self.base(),
-            scopes: &request.scopes,
-            http: &inner.token_http,
-            allow_insecure_realm: inner.allow_insecure_realm,
-        };
-        let authorization = inner.authenticator.authorize(&ctx).await?;
-        let response = self.send_once(request, authorization.as_ref()).await?;
-        if response.status() != StatusCode::UNAUTHORIZED {
-            return Ok(response);
-        }
-        // Only the registry's own challenges count: a 401 from storage the
-        // request was redirected to must not choose where the user's
-        // credentials go, nor become the registry's known challenge.
-        if response.url().origin() != self.base().origin() {
-            return Ok(response);
-        }
-        let challenges = challenges_of(response.headers());
-        if challenges.is_empty() {
-            return Ok(response);
-        }
-        match inner
-            .authenticator
-            .answer(&ctx, &challenges, authorization.as_ref())
-            .await?
-        {
-            Some(retry) if Some(&retry) != authorization.as_ref() => {
-                self.send_once(request, Some(&retry)).await
-            }
-            _ => Ok(response),
-        }
-    }
-
-    async fn send_once(
-        &self,
-        request: &Request,
-        authorization: Option<&Authorization>,
-    ) -> Result<reqwest::Response> {
-        let mut builder = self
-            .inner
-            .http
-            .request(request.method.clone(), request.url.clone())
-            .headers(request.headers.clone());
-        if let Some(auth) = authorization {
-            builder = builder.header(AUTHORIZATION, auth.header_value().clone());
-        }
-        if let Some(body) = &request.body {
-            builder = builder.body(body.clone());
-        }
-        let response = builder
-            .send()
-            .await
-            .map_err(|source| Error::http(request.method.as_str(), &request.url, source))?;
-        // dockreg's own redirect policy refuses this before it happens; an
-        // injected client follows its own policy, so check where it ended.
-        if request.url.scheme() == "https" && response.url().scheme() != "https" {
-            return Err(Error::protocol(
-                format!("{} {}", request.method, redact(&request.url)),
-                format!(
-                    "redirect from https to plain http refused (to {})",
-                    redact(response.url())
-                ),
-            ));
-        }
-        Ok(response)
-    }
-
-    /// Turns a failed response into [`Error::Registry`], reading at most
-    /// [`Limits::error_body`] bytes of its body.
-    pub(crate) async fn status_error(&self, method: &Method, response: reqwest::Response) -> Error {
-        let status = response.status();
-        let url = redact(response.url());
-        let secrets = dropped_query_values(response.url());
-        let method = method.to_string();
-        let limit = self.inner.limits.error_body;
-        let mut body = read_prefix(response, limit).await;
-        for secret in &secrets {
-            scrub(&mut body, secret.as_bytes());
-        }
-        registry_error(method, url, status, &body)
-    }
-
-    /// Sends a request and reads its body whole (up to `limit` bytes). A
-    /// body that breaks (reset, truncated, stalled) fails the attempt, and a
-    /// repeatable request is sent again under the retry policy.
-    pub(crate) async fn fetch(&self, request: Request, limit: u64) -> Result<Fetched> {
-        let retry = self.inner.retry;
-        let started = std::time::Instant::now();
-        let mut attempt: u32 = 0;
-        loop {
-            attempt += 1;
-            let response = self.send(request.clone()).await?;
-            let headers = response.headers().clone();
-            let failure = match read_limited(response, limit, request.method.as_str()).await {
-                Ok(body) => return Ok(Fetched { headers, body }),
-                Err(e) => e,
-            };
-            let retryable =
-                matches!(&failure, Error::Http { source, .. } if retryable_error(source));
-            let delay = retry.delay(attempt, None);
-            if !retryable
-                || !request.repeatable
-                || attempt > retry.max_retries
-                || !retry.fits_budget(started, delay)
-            {
-                return Err(if attempt == 1 {
-                    failure
-                } else {
-                    Error::RetriesExhausted {
-                        attempts: attempt,
-                        source: Box::new(failure),
-                    }
-                });
-            }
-            tokio::time::sleep(delay).await;
-        }
-    }
-}
-
-/// Whether `answered` (a response's final URL) is the server `sent` went
-/// to: the same host and port. A scheme negotiated from http to https
-/// keeps the server when both ports are the schemes' defaults.
-fn same_server(sent: &Url, answered: &Url) -> bool {
-    if sent.host_str() != answered.host_str() {
-        return false;
-    }
-    sent.port_or_known_default() == answered.port_or_known_default()
-        || (sent.port().is_none() && answered.port().is_none())
-}
-
-/// The error for a request the host's gate held back: the host is paused
-/// (`Retry-After`, a used-up rate limit) past the request's retry budget.
-fn not_sent(request: &Request, attempt: u32, closed: Closed) -> Error {
-    let error = Error::Registry {
-        method: request.method.to_string(),
-        url: redact(&request.url),
-        status: closed.status,
-        errors: Vec::new(),
-        body: Some(format!(
-            "not sent: {}; requests to this host wait {} s more, past the retry budget",
-            closed.why,
-            closed.wait.as_secs()
-        )),
-    };
-    if attempt == 1 {
-        error
-    } else {
-        Error::RetriesExhausted {
-            attempts: attempt - 1,
-            source: Box::new(error),
-        }
-    }
-}
-
-/// A response's headers and its whole body.
-pub(crate) struct Fetched {
-    pub(crate) headers: HeaderMap,
-    pub(crate) body: bytes::Bytes,
-}
-
-/// Builds [`Error::Registry`] from a status and (the start of) a body.
-pub(crate) fn registry_error(
-    method: String,
-    url: String,
-    status: StatusCode,
-    body: &[u8],
-) -> Error {
-    let (errors, body) = match serde_json::from_slice::<ErrorEnvelope>(body) {
-        Ok(env) if !env.errors.is_empty() => (env.errors, None),
-        _ if body.is_empty() => (Vec::new(), None),
-        _ => {
-            let end = body.len().min(4096);
-            (
-                Vec::new(),
-                Some(String::from_utf8_lossy(&body[..end]).into_owned()),
-            )
-        }
-    };
-    Error::Registry {
-        method,
-        url,
-        status,
-        errors,
-        body,
-    }
-}
-
-/// Reads up to `limit` bytes of a body, ignoring read errors (the status is
-/// already the failure being reported).
-async fn read_prefix(response: reqwest::Response, limit: u64) -> Vec<u8> {
-    use futures::StreamExt;
-    let mut out = Vec::new();
-    let mut body = response.bytes_stream();
-    while let Some(Ok(chunk)) = body.next().await {
-        let room = (limit as usize).saturating_sub(out.len());
-        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if out.len() as u64 >= limit {
-            break;
-        }
-    }
-    out
-}
-
-/// Query parameters of the distribution API that carry no secret and help
-/// to read an error (`?n=1001`, `?digest=sha256:...`). Any other parameter,
-/// such as a presigned storage URL's signature (S3 `X-Amz-Signature`,
-/// Azure SAS `sig`), is left out of URLs in errors.
-const SHOWN_QUERY: &[&str] = &["n", "last", "digest", "mount", "from", "artifactType"];
-
-/// A URL as it may appear in errors: [`redacted`], as text.
-pub(crate) fn redact(url: &Url) -> String {
-    redacted(url).into()
-}
-
-/// A URL without user name, password, fragment, or query parameters other
-/// than the API's own ([`SHOWN_QUERY`]).
-pub(crate) fn redacted(url: &Url) -> Url {
-    let mut url = url.clone();
-    let _ = url.set_username("");
-    let _ = url.set_password(None);
-    url.set_fragment(None);
-    retain_query(&mut url, |k| SHOWN_QUERY.contains(&k));
-    url
-}
-
-/// Keeps only the query parameters whose name `keep` accepts, in their
-/// order; a URL left with none has no `?` at all. (Shared by redaction and
-/// by the listings' `n` and `last` editing.)
-pub(crate) fn retain_query(url: &mut Url, keep: impl Fn(&str) -> bool) {
-    if url.query().is_none() {
-        return;
-    }
-    let kept: Vec<(String, String)> = url
-        .query_pairs()
-        .filter(|(k, _)| keep(k))
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    if kept.is_empty() {
-        url.set_query(None);
-    } else {
-        url.query_pairs_mut().clear().extend_pairs(kept);
-    }
-}
-
-/// The values [`redacted`] leaves out of a URL (as sent and decoded), so
-/// that an error page echoing the URL does not show them either. Short
-/// values are not worth hiding and would match by chance.
-fn dropped_query_values(url: &Url) -> Vec<String> {
-    let mut out = Vec::new();
-    for raw in url.query().unwrap_or_default().split('&') {
-        let (k, v) = raw.split_once('=').unwrap_or((raw, ""));
-        let decoded = url::form_urlencoded::parse(raw.as_bytes()).next();
-        let shown = decoded
-            .as_ref()
-            .is_some_and(|(k, _)| SHOWN_QUERY.contains(&k.as_ref()));
-        if shown || k.is_empty() {
-            continue;
-        }
-        out.push(v.to_owned());
-        if let Some((_, v)) = decoded {
-            out.push(v.into_owned());
-        }
-    }
-    out.retain(|v| v.len() >= 6);
-    out.sort_unstable_by_key(|v| std::cmp::Reverse(v.len()));
-    out.dedup();
-    out
-}
-
-/// Replaces every occurrence of `secret` in `body` with `<redacted>`.
-fn scrub(body: &mut Vec<u8>, secret: &[u8]) {
-    if secret.is_empty() || body.len() < secret.len() {
-        return;
-    }
-    let mut out = Vec::with_capacity(body.len());
-    let mut i = 0;
-    while i < body.len() {
-        if body[i..].starts_with(secret) {
-            out.extend_from_slice(b"<redacted>");
-            i += secret.len();
-        } else {
-            out.push(body[i]);
-            i += 1;
-        }
-    }
-    *body = out;
-}
-
-/// One request to send: method, URL and extra headers.
-#[derive(Debug, Clone)]
-pub(crate) struct Request {
-    pub(crate) method: Method,
-    pub(crate) url: Url,
-    pub(crate) headers: HeaderMap,
-    /// What the operation needs from the token flow.
-    pub(crate) scopes: Vec<Scope>,
-    /// The body; `Bytes` so a request can be sent again after a 401.
-    pub(crate) body: Option<bytes::Bytes>,
-    /// Whether sending it twice is harmless, so it may be retried.
-    pub(crate) repeatable: bool,
-    /// Sent without consulting the authenticator.
-    pub(crate) anonymous: bool,
-}
-
-impl Request {
-    pub(crate) fn new(method: Method, url: Url) -> Request {
-        Request {
-            url,
-            headers: HeaderMap::new(),
-            scopes: Vec::new(),
-            body: None,
-            repeatable: matches!(method, Method::GET | Method::HEAD | Method::DELETE),
-            anonymous: false,
-            method,
-        }
-    }
-
-    /// Sends the request without credentials.
-    pub(crate) fn anonymous(mut self) -> Request {
-        self.anonymous = true;
-        self
-    }
-
-    /// Marks a request safe (or not) to send again.
-    pub(crate) fn repeatable(mut self, repeatable: bool) -> Request {
-        self.repeatable = repeatable;
-        self
-    }
-
-    pub(crate) fn get(url: Url) -> Request {
-        Request::new(Method::GET, url)
-    }
-
-    pub(crate) fn head(url: Url) -> Request {
-        Request::new(Method::HEAD, url)
-    }
-
-    pub(crate) fn scope(mut self, scope: Scope) -> Request {
-        self.scopes.push(scope);
-        self
-    }
-
-    /// A body with its content type.
-    pub(crate) fn body(mut self, body: bytes::Bytes, content_type: &str) -> Request {
-        if let Ok(v) = HeaderValue::from_str(content_type) {
-            self.headers.insert(reqwest::header::CONTENT_TYPE, v);
-        }
-        self.body = Some(body);
-        self
-    }
-
-    pub(crate) fn header(
-        mut self,
-        name: reqwest::header::HeaderName,
-        value: HeaderValue,
-    ) -> Request {
-        self.headers.insert(name, value);
-        self
-    }
-
-    pub(crate) fn accept(mut self, accept: &'static str) -> Request {
-        self.headers
-            .insert(ACCEPT, HeaderValue::from_static(accept));
-        self
     }
 }
 
@@ -1109,6 +627,9 @@ fn redirect_policy() -> reqwest::redirect::Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::redact::{dropped_query_values, redact, scrub};
+    use crate::http::registry_error;
+    use reqwest::StatusCode;
 
     #[test]
     fn client_and_error_are_send_sync() {

@@ -305,7 +305,7 @@ const BACKGROUND_QUEUE: usize = 16;
 
 /// A hasher on a thread of its own, so that hashing (the most expensive step
 /// of a verified download) overlaps with receiving and writing.
-type BackgroundHasher = crate::transport::ChunkWorker<Digest>;
+type BackgroundHasher = crate::http::ChunkWorker<Digest>;
 
 fn spawn_hasher(algorithm: Algorithm) -> std::io::Result<BackgroundHasher> {
     BackgroundHasher::spawn("dockreg-hash", BACKGROUND_QUEUE, move |chunks| {

@@ -103,7 +103,7 @@ pub enum Error {
     },
 
     /// A manifest named more items (child manifests, layers) than dockreg
-    /// accepts; the caps are in [`Limits`](crate::transport::Limits).
+    /// accepts; the caps are in [`Limits`](crate::http::Limits).
     #[error("{}: {count} {items}, more than the limit of {limit}", Escaped(what))]
     TooMany {
         /// What was being read (usually a method and URL).
@@ -347,11 +347,11 @@ impl Error {
         mut source: reqwest::Error,
     ) -> Error {
         if let Some(u) = source.url_mut() {
-            *u = crate::client::redacted(u);
+            *u = crate::http::redact::redacted(u);
         }
         Error::Http {
             method: method.into(),
-            url: crate::client::redact(url),
+            url: crate::http::redact::redact(url),
             source,
         }
     }

@@ -38,7 +38,7 @@
 //! - [`auth`]: authenticators, the token flow, Docker credentials.
 //! - [`models`]: serde types of everything the registry sends.
 //! - [`reference`](mod@reference), [`digest`](mod@digest): validated value types.
-//! - [`transport`]: body limits and pagination.
+//! - [`http`]: the request pipeline: limits, retry, pagination, TLS.
 //! - [`Error`]: the one error type.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -48,10 +48,10 @@ pub mod auth;
 mod client;
 pub mod digest;
 mod error;
-pub mod layout;
+pub mod http;
 pub mod models;
 pub mod reference;
-pub mod transport;
+pub mod transfer;
 
 pub use client::{Client, ClientBuilder};
 pub use digest::Digest;

@@ -29,8 +29,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use dockreg::auth::{Basic, Credential, DockerConfig, TokenFlow};
+use dockreg::http::RetryConfig;
 use dockreg::models::ErrorCode;
-use dockreg::transport::RetryConfig;
 use dockreg::{Client, Digest, Error, RepositoryName, TagOrDigest};
 use futures::TryStreamExt;
 use registry::{HtpasswdRegistry, SecureImage, TokenRegistry, HTPASSWD_REALM, TOKEN_SERVICE};

@@ -40,7 +40,7 @@ async fn pages_follow_the_registry_links() {
     };
     let seeded = reg.seed_many_repos(1200);
     let client = reg.client();
-    let pages: Vec<dockreg::transport::Page> = client
+    let pages: Vec<dockreg::http::Page> = client
         .catalog()
         .page_size(1000)
         .pages()

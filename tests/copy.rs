@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use dockreg::api::{CopyOptions, CopyReport, Platforms};
 use dockreg::models::{media_type, Platform};
+use dockreg::transfer::{CopyOptions, CopyReport, Platforms};
 use dockreg::{Client, Digest, Error, RepositoryName, TagOrDigest};
 use registry::{PushedImage, Registry, RegistryConfig};
 

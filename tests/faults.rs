@@ -14,8 +14,8 @@ mod registry;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use dockreg::http::RetryConfig;
 use dockreg::models::ErrorCode;
-use dockreg::transport::RetryConfig;
 use dockreg::{Client, Digest, Error, RepositoryName, TagOrDigest};
 use faults::{Fault, FaultProxy, Rule};
 use futures::{StreamExt, TryStreamExt};

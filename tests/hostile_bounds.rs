@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dockreg::api::CopyOptions;
 use dockreg::auth::DockerConfig;
+use dockreg::http::{Limits, RetryConfig};
 use dockreg::models::{media_type, Platform};
-use dockreg::transport::{Limits, RetryConfig};
+use dockreg::transfer::CopyOptions;
 use dockreg::{Client, Digest, Error, RepositoryName, TagOrDigest};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;

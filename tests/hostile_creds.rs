@@ -146,7 +146,7 @@ async fn a_401_from_a_storage_host_is_not_answered() {
         .await;
     let client = Client::builder(registry.uri())
         .authenticator(Basic::new("user", "hunter2"))
-        .retry(dockreg::transport::RetryConfig::disabled())
+        .retry(dockreg::http::RetryConfig::disabled())
         .build()
         .unwrap();
 
@@ -193,7 +193,7 @@ async fn a_shared_authenticator_keeps_each_registrys_tokens_apart() {
     let client = |server: &MockServer| {
         Client::builder(server.uri())
             .shared_authenticator(shared.clone())
-            .retry(dockreg::transport::RetryConfig::disabled())
+            .retry(dockreg::http::RetryConfig::disabled())
             .build()
             .unwrap()
     };
@@ -256,7 +256,7 @@ async fn a_token_post_is_never_resent_to_another_host() {
         tags_behind(&registry, "a", &realm.uri(), "svc").await;
         let client = Client::builder(registry.uri())
             .authenticator(TokenFlow::new(Some(credential)).oauth2_password(oauth2_password))
-            .retry(dockreg::transport::RetryConfig::disabled())
+            .retry(dockreg::http::RetryConfig::disabled())
             .build()
             .unwrap();
         let result = tags(&client, "a").await;
@@ -327,7 +327,7 @@ async fn a_token_get_follows_no_redirect_to_another_origin() {
     tags_behind(&registry, "a", &realm.uri(), "svc").await;
     let client = Client::builder(registry.uri())
         .authenticator(Basic::new("user", "pass"))
-        .retry(dockreg::transport::RetryConfig::disabled())
+        .retry(dockreg::http::RetryConfig::disabled())
         .build()
         .unwrap();
     let err = tags(&client, "a").await.unwrap_err();
@@ -372,7 +372,7 @@ async fn a_realm_with_userinfo_is_refused() {
     ] {
         let client = Client::builder(registry.uri())
             .shared_authenticator(authenticator)
-            .retry(dockreg::transport::RetryConfig::disabled())
+            .retry(dockreg::http::RetryConfig::disabled())
             .build()
             .unwrap();
         let err = tags(&client, "a").await.unwrap_err();
@@ -409,7 +409,7 @@ async fn an_injected_http_client_still_refuses_https_to_plain_http() {
         .unwrap();
     let client = Client::builder(&server.base_url)
         .http_client(injected)
-        .retry(dockreg::transport::RetryConfig::disabled())
+        .retry(dockreg::http::RetryConfig::disabled())
         .build()
         .unwrap();
     // Control: https to https is followed.

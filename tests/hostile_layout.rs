@@ -9,10 +9,10 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use dockreg::api::Platforms;
 use dockreg::digest::Algorithm;
-use dockreg::layout::{OciLayout, PullReport};
 use dockreg::models::{media_type, Descriptor};
+use dockreg::transfer::Platforms;
+use dockreg::transfer::{OciLayout, PullReport};
 use dockreg::{Digest, Error, RepositoryName, TagOrDigest};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -316,7 +316,7 @@ async fn a_download_beside_planted_temp_names_lands_and_leaves_the_victim_alone(
         .mount(&server)
         .await;
     let client = dockreg::Client::builder(server.uri())
-        .retry(dockreg::transport::RetryConfig::disabled())
+        .retry(dockreg::http::RetryConfig::disabled())
         .sync_downloads(true)
         .build()
         .unwrap();
@@ -571,7 +571,7 @@ async fn a_manifest_of_another_size_than_its_descriptor_is_refused() {
 async fn an_index_in_a_layout_naming_too_many_children_is_refused_unread() {
     let dir = tempfile::tempdir().unwrap();
     let layout = OciLayout::create(dir.path()).unwrap();
-    let most = dockreg::transport::Limits::default().index_children;
+    let most = dockreg::http::Limits::default().index_children;
     // Children that do not exist: reading even one would fail otherwise.
     let children: Vec<serde_json::Value> = (0..=most)
         .map(|i| {

@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use dockreg::api::PushOutcome;
-use dockreg::layout::OciLayout;
+use dockreg::http::{Limits, RetryConfig};
 use dockreg::models::{media_type, Descriptor};
-use dockreg::transport::{Limits, RetryConfig};
+use dockreg::transfer::OciLayout;
 use dockreg::{Client, Digest, Error, RepositoryName, TagOrDigest};
 use futures::{stream, Stream, TryStreamExt};
 use reqwest::StatusCode;

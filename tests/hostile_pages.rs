@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use dockreg::transport::{Limits, Page, RetryConfig};
+use dockreg::http::{Limits, Page, RetryConfig};
 use dockreg::{Client, Error, RepositoryName};
 use futures::TryStreamExt;
 use proptest::prelude::*;

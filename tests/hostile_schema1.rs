@@ -17,8 +17,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use base64::Engine as _;
-use dockreg::api::CopyOptions;
 use dockreg::models::{media_type, signed_payload, ManifestBody, Platform};
+use dockreg::transfer::CopyOptions;
 use dockreg::{Digest, Error, Manifest, RepositoryName, TagOrDigest};
 use proptest::prelude::*;
 use wiremock::matchers::{method, path};

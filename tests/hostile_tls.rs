@@ -577,7 +577,7 @@ fn named_host_client(reg: &Registry) -> dockreg::ClientBuilder {
         .unwrap();
     Client::builder(format!("registry.test:{}", reg.port()))
         .http_client(http)
-        .retry(dockreg::transport::RetryConfig::disabled())
+        .retry(dockreg::http::RetryConfig::disabled())
 }
 
 #[test]
@@ -622,7 +622,7 @@ fn a_loopback_tls_registry_is_kept_on_https_once_trusted_through_certs_d() {
     // and that is the error (not a plain-http retry).
     let client = Client::builder(&reg.registry.host)
         .certs_d_roots(Vec::new())
-        .retry(dockreg::transport::RetryConfig::disabled())
+        .retry(dockreg::http::RetryConfig::disabled())
         .build()
         .unwrap();
     let err = digest_via(&client).unwrap_err().to_string();
@@ -657,7 +657,7 @@ fn a_certs_d_client_certificate_pair_gets_through_mutual_tls() {
     let build = || {
         Client::builder(&reg.host)
             .certs_d_roots(vec![roots.path().to_owned()])
-            .retry(dockreg::transport::RetryConfig::disabled())
+            .retry(dockreg::http::RetryConfig::disabled())
             .build()
     };
     let name: RepositoryName = reg.image().repo.parse().unwrap();

@@ -7,9 +7,9 @@ mod registry;
 use std::path::Path;
 use std::process::Command;
 
-use dockreg::api::Platforms;
-use dockreg::layout::{OciLayout, REF_NAME};
 use dockreg::models::media_type;
+use dockreg::transfer::Platforms;
+use dockreg::transfer::{OciLayout, REF_NAME};
 use dockreg::{Digest, Error, RepositoryName, TagOrDigest};
 
 fn name(s: &str) -> RepositoryName {

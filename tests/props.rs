@@ -12,13 +12,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use dockreg::auth::{parse_challenges, Scope};
 use dockreg::digest::Algorithm;
-use dockreg::models::{media_type, parse_rfc3339, Descriptor, ImageIndex, ImageManifest};
-use dockreg::transport::next_link;
-use dockreg::transport::numbers::{
+use dockreg::http::next_link;
+use dockreg::http::numbers::{
     check_resumed_range, chunk_min_length, chunk_size, collect_limited, content_length,
     content_range, initial_capacity, retry_after, upload_offset,
 };
-use dockreg::transport::RetryConfig;
+use dockreg::http::RetryConfig;
+use dockreg::models::{media_type, parse_rfc3339, Descriptor, ImageIndex, ImageManifest};
 use dockreg::{Digest, Manifest, Reference, RepositoryName, Tag, TagOrDigest};
 use proptest::prelude::*;
 use proptest::string::string_regex;

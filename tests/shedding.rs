@@ -23,8 +23,8 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use dockreg::http::{RateLimit, RetryConfig, MAX_COUNT, MAX_SECONDS};
 use dockreg::models::Platform;
-use dockreg::transport::{RateLimit, RetryConfig, MAX_COUNT, MAX_SECONDS};
 use dockreg::{Client, RepositoryName};
 use faults::{Fault, FaultProxy, Rule};
 use futures::TryStreamExt;

@@ -3,7 +3,7 @@
 //! returned URL is always on the origin of the request.
 #![no_main]
 
-use dockreg::transport::next_link;
+use dockreg::http::next_link;
 use http::header::{HeaderMap, HeaderValue, LINK};
 use libfuzzer_sys::fuzz_target;
 use url::Url;

@@ -8,11 +8,11 @@
 use std::time::{Duration, Instant};
 
 use dockreg::api::DEFAULT_CHUNK_SIZE;
-use dockreg::transport::numbers::{
+use dockreg::http::numbers::{
     check_resumed_range, chunk_min_length, chunk_size, content_length, content_range,
     retry_after, upload_offset,
 };
-use dockreg::transport::RetryConfig;
+use dockreg::http::RetryConfig;
 use http::header::{HeaderMap, HeaderValue};
 use libfuzzer_sys::fuzz_target;
 

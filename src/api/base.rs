@@ -3,8 +3,9 @@
 use reqwest::StatusCode;
 
 use crate::auth::{challenges_of, Challenge};
-use crate::client::{Client, Request};
+use crate::client::Client;
 use crate::error::Error;
+use crate::http::Request;
 use crate::Result;
 
 /// What `GET /v2/` told about the registry.

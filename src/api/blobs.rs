@@ -11,11 +11,12 @@ use futures::{Stream, StreamExt};
 use reqwest::StatusCode;
 
 use crate::auth::Scope;
-use crate::client::{redact, Client, Request};
+use crate::client::Client;
 use crate::digest::{Digest, Verifier, VerifyingStream};
 use crate::error::Error;
+use crate::http::{collect_limited, content_length, resuming_body, ChunkWorker};
+use crate::http::{redact, Request};
 use crate::reference::RepositoryName;
-use crate::transport::{collect_limited, content_length, resuming_body, ChunkWorker};
 use crate::Result;
 
 /// A blob's bytes as they arrive, hashed on the way.
@@ -71,7 +72,7 @@ impl Client {
     /// redirect to storage elsewhere; credentials do not follow a redirect to
     /// another host. A body longer than its known size (`Content-Length`,
     /// else a `HEAD`'s) fails at once; with no size known at all, the body is
-    /// capped at [`Limits::unsized_blob`](crate::transport::Limits::unsized_blob).
+    /// capped at [`Limits::unsized_blob`](crate::http::Limits::unsized_blob).
     pub async fn blob_stream(&self, name: &RepositoryName, digest: &Digest) -> Result<BlobStream> {
         self.blob_stream_sized(name, digest, None).await
     }
@@ -81,7 +82,7 @@ impl Client {
     ///
     /// With no descriptor size and no `Content-Length`, the size comes from a
     /// `HEAD`; when that does not say either, a body past
-    /// [`Limits::unsized_blob`](crate::transport::Limits::unsized_blob) is
+    /// [`Limits::unsized_blob`](crate::http::Limits::unsized_blob) is
     /// [`Error::TooLarge`].
     pub async fn blob_stream_sized(
         &self,
@@ -135,7 +136,7 @@ impl Client {
     /// mismatch, a broken connection, a dropped future) the temporary file is
     /// removed and nothing appears at `path`. The size is checked as in
     /// [`Client::blob_stream`]: a body of no known size stops at
-    /// [`Limits::unsized_blob`](crate::transport::Limits::unsized_blob).
+    /// [`Limits::unsized_blob`](crate::http::Limits::unsized_blob).
     pub async fn download_blob(
         &self,
         name: &RepositoryName,

@@ -3,8 +3,8 @@
 use crate::auth::Scope;
 use crate::client::Client;
 use crate::error::Error;
+use crate::http::{fetch_page, page_url, Page, Paginated};
 use crate::models::Catalog;
-use crate::transport::{fetch_page, page_url, Page, Paginated};
 use crate::Result;
 
 fn decode(body: &[u8], what: &str) -> Result<Vec<String>> {

@@ -2,12 +2,13 @@
 //! digests, pick a platform, read image configs.
 
 use crate::auth::Scope;
-use crate::client::{redact, Client, Request};
+use crate::client::Client;
 use crate::digest::Digest;
 use crate::error::Error;
+use crate::http::{content_digest, content_type, Limits};
+use crate::http::{redact, Request};
 use crate::models::{media_type, ImageConfig, Manifest, ManifestBody, Platform};
 use crate::reference::{RepositoryName, TagOrDigest};
-use crate::transport::{content_digest, content_type, Limits};
 use crate::Result;
 
 /// The entry of an index that matches `platform`, or

@@ -8,7 +8,7 @@
 //! | manifests | [`Client::manifest`](crate::Client::manifest), [`Client::manifest_digest`](crate::Client::manifest_digest), [`Client::manifest_for_platform`](crate::Client::manifest_for_platform), [`Client::image_config`](crate::Client::image_config) |
 //! | uploads | [`Client::push_blob`](crate::Client::push_blob), [`Client::push_blob_stream`](crate::Client::push_blob_stream), [`Client::start_upload`](crate::Client::start_upload), [`Client::mount_blob`](crate::Client::mount_blob) |
 //! | delete | [`Client::delete_tag`](crate::Client::delete_tag), [`Client::delete_manifest`](crate::Client::delete_manifest), [`Client::delete_blob`](crate::Client::delete_blob), [`Client::tags_with_digest`](crate::Client::tags_with_digest) |
-//! | copy | [`Client::copy_image`](crate::Client::copy_image), [`Client::put_manifest`](crate::Client::put_manifest) |
+//! | copy ([`transfer`](crate::transfer)) | [`Client::copy_image`](crate::Client::copy_image), [`Client::put_manifest`](crate::Client::put_manifest) |
 //! | report | [`Client::tag_report`](crate::Client::tag_report), [`Client::tag_info`](crate::Client::tag_info) |
 //! | rate limit | [`Client::rate_limit`](crate::Client::rate_limit) |
 //! | blobs | [`Client::blob_stream`](crate::Client::blob_stream), [`Client::download_blob`](crate::Client::download_blob), [`Client::blob_size`](crate::Client::blob_size), [`Client::blob_exists`](crate::Client::blob_exists), [`Client::blob_bytes`](crate::Client::blob_bytes) |
@@ -16,7 +16,6 @@
 mod base;
 mod blobs;
 mod catalog;
-pub(crate) mod copy;
 mod manifests;
 mod ratelimit;
 mod report;
@@ -29,8 +28,9 @@ use reqwest::{Method, StatusCode};
 use url::Url;
 
 use crate::auth::Scope;
-use crate::client::{Client, Request};
+use crate::client::Client;
 use crate::error::Error;
+use crate::http::Request;
 
 impl Client {
     /// `DELETE url`: a 405 from a registry with deletion disabled becomes
@@ -52,6 +52,6 @@ impl Client {
 }
 pub use blobs::BlobStream;
 pub(crate) use blobs::{persist_beside, temp_beside};
-pub use copy::{CopyOptions, CopyReport, Platforms};
+pub(crate) use manifests::platform_entry;
 pub use report::TagInfo;
 pub use uploads::{BlobUpload, PushOutcome, DEFAULT_CHUNK_SIZE};

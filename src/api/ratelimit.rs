@@ -1,10 +1,11 @@
 //! The registry's rate limit, read without spending it.
 
 use crate::auth::Scope;
-use crate::client::{Client, Request};
+use crate::client::Client;
+use crate::http::RateLimit;
+use crate::http::Request;
 use crate::models::media_type;
 use crate::reference::{RepositoryName, TagOrDigest};
-use crate::transport::RateLimit;
 use crate::Result;
 
 impl Client {

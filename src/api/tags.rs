@@ -3,9 +3,9 @@
 use crate::auth::Scope;
 use crate::client::Client;
 use crate::error::Error;
+use crate::http::{fetch_page, page_url, Page, Paginated};
 use crate::models::TagList;
 use crate::reference::RepositoryName;
-use crate::transport::{fetch_page, page_url, Page, Paginated};
 use crate::Result;
 
 fn decode(body: &[u8], what: &str) -> Result<Vec<String>> {

@@ -10,12 +10,13 @@ use reqwest::{Method, StatusCode};
 use url::Url;
 
 use crate::auth::Scope;
-use crate::client::{redact, Client, Request};
+use crate::client::Client;
 use crate::digest::{Digest, Hasher};
 use crate::error::Error;
+use crate::http::{chunk_min_length, content_digest, upload_offset};
+use crate::http::{redact, Request};
 use crate::models::Descriptor;
 use crate::reference::RepositoryName;
-use crate::transport::{chunk_min_length, content_digest, upload_offset};
 use crate::Result;
 
 /// The default size of one `PATCH` of a chunked upload (raised to the
@@ -214,7 +215,7 @@ impl BlobUpload {
     /// is cancelled with [`Error::Invalid`] before anything more is sent.
     ///
     /// Memory holds one chunk at most, grown as the bytes arrive. A registry
-    /// minimum above [`Limits::chunk_min`](crate::transport::Limits::chunk_min)
+    /// minimum above [`Limits::chunk_min`](crate::http::Limits::chunk_min)
     /// cancels the upload with [`Error::TooLarge`] naming it.
     pub async fn push_stream<S>(
         mut self,
@@ -239,7 +240,7 @@ impl BlobUpload {
             }
         }
         let cap = self.client.limits().chunk_min;
-        let chunk_size = match crate::transport::chunk_size(chunk_size, self.min_chunk, cap) {
+        let chunk_size = match crate::http::chunk_size(chunk_size, self.min_chunk, cap) {
             Ok(size) => size,
             Err(demanded) => {
                 let what = format!(

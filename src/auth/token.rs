@@ -13,10 +13,10 @@ use serde::Deserialize;
 use url::{Origin, Url};
 
 use super::{AuthContext, Authenticator, Authorization, Challenge, Credential, Scope, Secret};
-use crate::client::{redact, registry_error};
 use crate::error::Error;
+use crate::http::read_limited;
+use crate::http::{redact, registry_error};
 use crate::models::parse_rfc3339;
-use crate::transport::read_limited;
 use crate::Result;
 
 /// Largest token response read (tokens are small; a huge body is an attack).

@@ -27,7 +27,7 @@ pub async fn server() -> MockServer {
 /// case under test, not a passing fault (the fault tests cover retries).
 pub fn client(server: &MockServer) -> Client {
     Client::builder(server.uri())
-        .retry(dockreg::transport::RetryConfig::disabled())
+        .retry(dockreg::http::RetryConfig::disabled())
         .build()
         .expect("client for mock server")
 }

@@ -7,9 +7,15 @@ mod gate;
 mod headers;
 mod link;
 mod pagination;
+mod pipeline;
 mod ratelimit;
+pub(crate) mod redact;
+mod request;
 mod resume;
 mod retry;
+pub(crate) mod scheme;
+mod status;
+pub(crate) mod tls;
 mod warning;
 mod worker;
 
@@ -23,9 +29,12 @@ pub use link::next_link;
 pub(crate) use pagination::{fetch_page, page_url};
 pub use pagination::{Page, Paginated, REGISTRY_MAX_PAGE_SIZE};
 pub use ratelimit::{RateLimit, MAX_COUNT, MAX_SECONDS};
+pub(crate) use redact::{redact, retain_query};
+pub(crate) use request::Request;
 pub(crate) use resume::resuming_body;
 pub use retry::RetryConfig;
 pub(crate) use retry::{retry_after, retryable_error, retryable_status};
+pub(crate) use status::registry_error;
 pub(crate) use warning::Warnings;
 pub(crate) use worker::ChunkWorker;
 

@@ -10,11 +10,12 @@ use futures::{Stream, StreamExt, TryStreamExt};
 use url::Url;
 
 use crate::auth::Scope;
-use crate::client::{retain_query, Client, Request};
+use crate::client::Client;
 use crate::error::Error;
+use crate::http::headers::shown;
+use crate::http::next_link;
+use crate::http::{retain_query, Request};
 use crate::models::ErrorCode;
-use crate::transport::headers::shown;
-use crate::transport::next_link;
 use crate::Result;
 
 /// The largest `n` the CNCF registry accepts; a stream asked for larger pages
@@ -47,8 +48,8 @@ pub(crate) type Decode = fn(&[u8], &str) -> Result<Vec<String>>;
 /// `last` does not sort strictly after the `last` of the page just fetched
 /// (the spec orders lists lexically and `last` names the previous page's last
 /// entry; opaque tokens such as Quay's `next_page` are not compared), or when
-/// the listing passes [`Limits::pages`](crate::transport::Limits::pages)
-/// pages or [`Limits::entries`](crate::transport::Limits::entries) entries.
+/// the listing passes [`Limits::pages`](crate::http::Limits::pages)
+/// pages or [`Limits::entries`](crate::http::Limits::entries) entries.
 #[must_use = "streams do nothing unless polled"]
 pub struct Paginated {
     state: State,
@@ -241,7 +242,7 @@ impl Walk {
     }
 
     fn error(&self, url: &Url, reason: String) -> Error {
-        let what = format!("{}: GET {}", self.listing, crate::client::redact(url));
+        let what = format!("{}: GET {}", self.listing, crate::http::redact::redact(url));
         Error::protocol(what, reason)
     }
 
@@ -275,7 +276,7 @@ impl Walk {
         if self.visited.contains(&key) {
             let reason = format!(
                 "the registry's Link leads back to a page already fetched: {}",
-                crate::client::redact(next)
+                crate::http::redact::redact(next)
             );
             return Err(self.error(requested, reason));
         }
@@ -344,7 +345,7 @@ pub(crate) async fn fetch_page(
     let url = client.decided_url(url);
     let next = next_link(&fetched.headers, &url)?;
     let body = fetched.body;
-    let what = format!("GET {}", crate::client::redact(&url));
+    let what = format!("GET {}", crate::http::redact::redact(&url));
     let items = decode(&body, &what)?;
     Ok(Page { items, next })
 }

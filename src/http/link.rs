@@ -4,8 +4,8 @@ use reqwest::header::{HeaderMap, LINK};
 use url::Url;
 
 use super::headers::shown;
-use crate::client::redact;
 use crate::error::Error;
+use crate::http::redact;
 use crate::Result;
 
 /// Finds the `rel="next"` target among the `Link` headers of a response,

@@ -1,13 +1,13 @@
 //! http or https for a registry: docker's rule.
 //!
 //! * A URL with a scheme (`https://r.example.com`, `http://127.0.0.1:5000`)
-//!   is used as written; [`plain_http`](super::ClientBuilder::plain_http)
+//!   is used as written; [`plain_http`](crate::ClientBuilder::plain_http)
 //!   forces one scheme whatever the registry.
 //! * A host given with TLS material for it (a root certificate, a client
 //!   certificate, a `cert_dir`, or a certs.d directory holding either) is
 //!   reached over https only.
 //! * `localhost`, `127.0.0.0/8`, `::1` and hosts marked with
-//!   [`insecure_registry`](super::ClientBuilder::insecure_registry): https
+//!   [`insecure_registry`](crate::ClientBuilder::insecure_registry): https
 //!   first, plain http when the server answers the TLS handshake in plain
 //!   http. The first request decides, once per client (clones share it);
 //!   requests that arrive meanwhile wait for that answer instead of probing

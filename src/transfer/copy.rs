@@ -5,8 +5,8 @@ use std::collections::HashSet;
 
 use futures::{StreamExt, TryStreamExt};
 
-use crate::api::manifests::platform_entry;
-use crate::api::uploads::{PushOutcome, DEFAULT_CHUNK_SIZE};
+use crate::api::platform_entry;
+use crate::api::{PushOutcome, DEFAULT_CHUNK_SIZE};
 use crate::client::Client;
 use crate::digest::Digest;
 use crate::error::Error;
@@ -159,7 +159,7 @@ pub(crate) enum BlobSource<'a> {
         name: &'a RepositoryName,
     },
     /// The files of an OCI layout.
-    Layout(&'a crate::layout::OciLayout),
+    Layout(&'a crate::transfer::layout::OciLayout),
 }
 
 impl Client {

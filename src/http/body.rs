@@ -73,7 +73,7 @@ pub(crate) async fn read_limited(
     limit: u64,
     method: &str,
 ) -> Result<Bytes> {
-    let url = crate::client::redact(response.url());
+    let url = crate::http::redact::redact(response.url());
     let too_large = || Error::TooLarge {
         what: format!("{method} {url}"),
         limit,

@@ -6,10 +6,10 @@
 //!    or only the files named by `SSL_CERT_FILE` / `SSL_CERT_DIR` when either
 //!    is set, as OpenSSL does).
 //! 2. Certificates given to the builder
-//!    ([`root_certificate_pem`](super::ClientBuilder::root_certificate_pem),
-//!    [`root_certificate_der`](super::ClientBuilder::root_certificate_der)).
+//!    ([`root_certificate_pem`](crate::ClientBuilder::root_certificate_pem),
+//!    [`root_certificate_der`](crate::ClientBuilder::root_certificate_der)).
 //! 3. A certs.d directory for the host: the one given with
-//!    [`cert_dir`](super::ClientBuilder::cert_dir), else the first
+//!    [`cert_dir`](crate::ClientBuilder::cert_dir), else the first
 //!    `ROOT/HOST[:PORT]/` that exists under the certs.d roots (see
 //!    [`default_certs_d_roots`]). Its `*.crt` files are trusted
 //!    certificates, a `NAME.cert` with its `NAME.key` is a client
@@ -28,7 +28,7 @@
 //! `SSL_CERT_DIR` itself).
 //!
 //! Both backends offer `h2` and `http/1.1` through ALPN, and only
-//! `http/1.1` under [`http1_only`](super::ClientBuilder::http1_only).
+//! `http/1.1` under [`http1_only`](crate::ClientBuilder::http1_only).
 
 use std::path::{Path, PathBuf};
 

@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 
 use futures::{StreamExt, TryStreamExt};
 
-use crate::api::copy::{BlobRef, BlobSource, Resolved};
+use super::copy::{CopyOptions, CopyReport, Platforms};
 use crate::api::{persist_beside, temp_beside};
-use crate::api::{CopyOptions, CopyReport, Platforms};
 use crate::client::Client;
 use crate::digest::{Algorithm, Digest, Verifier, VerifyingStream};
 use crate::error::Error;
 use crate::models::{Descriptor, ImageIndex, Manifest, ManifestBody};
 use crate::reference::{RepositoryName, TagOrDigest};
+use crate::transfer::copy::{BlobRef, BlobSource, Resolved};
 use crate::Result;
 
 /// The annotation that names an image in a layout's `index.json`.

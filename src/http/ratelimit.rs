@@ -35,7 +35,7 @@ const MAX_MEMBERS: usize = 16;
 /// that did not parse).
 ///
 /// ```
-/// use dockreg::transport::RateLimit;
+/// use dockreg::http::RateLimit;
 /// use reqwest::header::{HeaderMap, HeaderValue};
 ///
 /// let mut headers = HeaderMap::new();

@@ -9,8 +9,9 @@ use futures::StreamExt;
 use reqwest::header::{HeaderMap, HeaderValue, RANGE};
 use reqwest::StatusCode;
 
-use crate::client::{redact, Client, Request};
+use crate::client::Client;
 use crate::error::Error;
+use crate::http::{redact, Request};
 use crate::Result;
 
 use super::headers::{content_range, ContentRange};
