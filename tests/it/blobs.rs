@@ -1,8 +1,8 @@
 //! `/v2/NAME/blobs/DIGEST`: verified streams and downloads against the real
 //! registry (a blob of 64 MiB), lying bodies with a mock.
 
-mod mock;
-mod registry;
+use crate::mock;
+use crate::registry;
 
 use dockreg::{Digest, Error, RepositoryName};
 use futures::TryStreamExt;

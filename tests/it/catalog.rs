@@ -1,7 +1,7 @@
 //! `GET /v2/_catalog` against the real registry: 1,200 repositories, the
 //! registry's n cap of 1000, Link pagination.
 
-mod registry;
+use crate::registry;
 
 use dockreg::models::ErrorCode;
 use futures::TryStreamExt;

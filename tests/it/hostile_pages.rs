@@ -6,7 +6,7 @@
 //! Each listing runs under a timeout, so a listing that would loop forever
 //! fails the test instead of blocking it.
 
-mod mock;
+use crate::mock;
 
 use std::collections::HashSet;
 use std::future::Future;

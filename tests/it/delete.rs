@@ -2,7 +2,7 @@
 //! enabled in the shared one), and the clear error of a registry that has
 //! deletion disabled.
 
-mod registry;
+use crate::registry;
 
 use dockreg::models::ErrorCode;
 use dockreg::{Digest, Error, RepositoryName, Tag, TagOrDigest};

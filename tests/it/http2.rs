@@ -10,7 +10,7 @@
 //!
 //! [`ClientBuilder::http1_only`]: dockreg::ClientBuilder::http1_only
 
-mod registry;
+use crate::registry;
 
 use std::collections::BTreeSet;
 use std::sync::OnceLock;

@@ -2,7 +2,7 @@
 //! registry will not do on demand (counting token fetches, hostile
 //! redirects, failing token servers, expiring tokens).
 
-mod mock;
+use crate::mock;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -65,7 +65,7 @@
 //!   `history`: `400` `{"errors":[{"code":"MANIFEST_INVALID","message":"manifest invalid","detail":{}}]}`.
 //!   (All the harness's fixtures have a history, so they convert.)
 
-mod registry;
+use crate::registry;
 
 use std::io::Read;
 use std::time::Instant;

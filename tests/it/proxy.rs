@@ -8,7 +8,7 @@
 //! first); without them, or without tinyproxy, these tests say so and skip,
 //! except under `CI=true`, where that fails.
 
-mod registry;
+use crate::registry;
 
 use std::net::TcpListener;
 use std::path::PathBuf;

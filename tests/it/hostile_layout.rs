@@ -3,7 +3,7 @@
 //! digests that try to name paths outside the layout, and sha512 blobs.
 //! The registries are wiremock servers that record what reaches them.
 
-mod mock;
+use crate::mock;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! `GET /v2/`: ping against the real registry, and the answers only a mock gives.
 
-mod mock;
-mod registry;
+use crate::mock;
+use crate::registry;
 
 use dockreg::Error;
 use wiremock::matchers::{method, path};

@@ -2,7 +2,7 @@
 //! umoci; the layout umoci built pushed to the registry and read back by
 //! skopeo; what has no place in a layout refused.
 
-mod registry;
+use crate::registry;
 
 use std::path::Path;
 use std::process::Command;

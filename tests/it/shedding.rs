@@ -12,10 +12,9 @@
 //! the OCI `Warning` headers (to the caller once each, and on the examples'
 //! stderr).
 
-#[path = "faults/mod.rs"]
-mod faults;
-mod mock;
-mod registry;
+use crate::fault_proxy as faults;
+use crate::mock;
+use crate::registry;
 
 use registry::example;
 

@@ -3,7 +3,7 @@
 //! known size until the disk is full, run a credential helper by path, wait
 //! for one forever, read its answer whole, or start one per request.
 
-mod mock;
+use crate::mock;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! Authentication against real registries (distribution 2.8.2): htpasswd
 //! over TLS, and bearer tokens from the harness's token server (see
 //! `tests/registry/secure.rs` for its ACL). The mock-based counterpart,
-//! for what a real registry will not do on demand, is `tests/auth_mock.rs`.
+//! for what a real registry will not do on demand, is `tests/it/auth_mock.rs`.
 //!
 //! Tests that count token requests use a `TokenFlow` with a `client_id` of
 //! their own and count only those requests, since every test of this binary
@@ -21,7 +21,7 @@
 //! * `GET /v2/` needs a valid token but no access at all, so an anonymous
 //!   token opens it.
 
-mod registry;
+use crate::registry;
 
 use std::path::Path;
 use std::sync::Once;

@@ -3,8 +3,8 @@
 //! relative Locations, `OCI-Chunk-Min-Length`, a broken chunk and a lying
 //! digest header with a mock.
 
-mod mock;
-mod registry;
+use crate::mock;
+use crate::registry;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

@@ -3,8 +3,8 @@
 //! tries to get credentials, tokens or secrets out of the client, or to
 //! crash it with numbers and text.
 
-mod mock;
-mod registry;
+use crate::mock;
+use crate::registry;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

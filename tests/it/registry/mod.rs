@@ -36,7 +36,7 @@
 //!   the same rule.
 //!
 //! Facts about distribution 2.8.2 that the client must cope with are written
-//! down in `tests/harness.rs` (its token and htpasswd auth: `tests/auth.rs`),
+//! down in `tests/it/harness.rs` (its token and htpasswd auth: `tests/it/auth.rs`),
 //! next to the tests that check them.
 #![allow(dead_code)]
 

@@ -1,16 +1,16 @@
 //! `/v2/NAME/manifests/REFERENCE`: every schema against the real registry,
 //! compared with skopeo; lying registries with a mock.
 
-mod mock;
-mod registry;
+use crate::mock;
+use crate::registry;
 
 use dockreg::models::media_type;
 use dockreg::{Digest, Error, RepositoryName, TagOrDigest};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
-const DOCKER_V2: &[u8] = include_bytes!("fixtures/docker-v2.json");
-const OCI_INDEX: &[u8] = include_bytes!("fixtures/oci-index.json");
+const DOCKER_V2: &[u8] = include_bytes!("../fixtures/docker-v2.json");
+const OCI_INDEX: &[u8] = include_bytes!("../fixtures/oci-index.json");
 
 fn name(s: &str) -> RepositoryName {
     s.parse().unwrap()

@@ -6,7 +6,7 @@
 //! runs it first); without them these tests say so and skip, except under
 //! `CI=true`, where that fails.
 
-mod registry;
+use crate::registry;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -7,9 +7,8 @@
 //! bytes or ends with a clear typed error; corrupted bytes are never
 //! accepted; a failed or cancelled download leaves no file behind.
 
-#[path = "faults/mod.rs"]
-mod faults;
-mod registry;
+use crate::fault_proxy as faults;
+use crate::registry;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! with skopeo), multi-arch indexes whole or one platform, and what skopeo
 //! makes of the copies.
 
-mod registry;
+use crate::registry;
 
 use std::collections::BTreeSet;
 use std::process::Command;

@@ -8,8 +8,8 @@
 //! tries otherwise, and check that the registry's own signed manifests
 //! (pushed as schema 1, or converted from schema 2 on a GET) still verify.
 
-mod mock;
-mod registry;
+use crate::mock;
+use crate::registry;
 
 use registry::example;
 
@@ -26,8 +26,8 @@ use wiremock::{Mock, MockServer};
 
 /// A signed schema 1 manifest as distribution signs it (compact: the
 /// payload is the body up to `,"signatures"` plus `}`).
-const GENUINE: &[u8] = include_bytes!("fixtures/schema1-signed.json");
-const GENUINE_DIGEST: &str = include_str!("fixtures/schema1-signed.digest");
+const GENUINE: &[u8] = include_bytes!("../fixtures/schema1-signed.json");
+const GENUINE_DIGEST: &str = include_str!("../fixtures/schema1-signed.digest");
 
 /// The attacker's own members: one layer and one history entry.
 const EVIL_MEMBERS: &str = concat!(
@@ -408,7 +408,7 @@ fn faithfully_signed_manifests_verify_and_parse_from_the_payload() {
         ("indented", libtrust_sign(&payload, "   ")),
         (
             "converted fixture",
-            include_bytes!("fixtures/schema1-converted.json").to_vec(),
+            include_bytes!("../fixtures/schema1-converted.json").to_vec(),
         ),
     ] {
         let m = Manifest::from_bytes(bytes.clone(), None).unwrap_or_else(|e| panic!("{what}: {e}"));

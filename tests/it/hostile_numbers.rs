@@ -6,7 +6,7 @@
 //! right answer), never a panic, an abort, a hang or an allocation sized by
 //! the registry's word.
 
-mod mock;
+use crate::mock;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

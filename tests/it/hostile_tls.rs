@@ -16,7 +16,7 @@
 //! name: another self-signed certificate with the same subject, an expired
 //! copy, one for another address, or plain http where https is required.
 
-mod registry;
+use crate::registry;
 
 use registry::example;
 

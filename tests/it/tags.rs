@@ -1,8 +1,8 @@
 //! `GET /v2/NAME/tags/list`: the real registry first, then the quirks only a
 //! mock produces (`tags: null`, relative and hostile Links, n caps).
 
-mod mock;
-mod registry;
+use crate::mock;
+use crate::registry;
 
 use dockreg::{Error, RepositoryName};
 use futures::TryStreamExt;
