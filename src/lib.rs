@@ -40,6 +40,18 @@
 //! - [`reference`](mod@reference), [`digest`](mod@digest): validated value types.
 //! - [`http`]: the request pipeline: limits, retry, pagination, TLS.
 //! - [`Error`]: the one error type.
+//!
+//! ## reqwest in the API
+//!
+//! A few public items name [reqwest](https://docs.rs/reqwest) types: the
+//! `StatusCode` of [`Error::Registry`] and [`Error::status`], the
+//! `reqwest::Error` inside [`Error::Http`], the `HeaderMap` that
+//! [`auth::challenges_of`] reads, and the `reqwest::Client` that
+//! [`ClientBuilder::http_client`] injects. They are part of dockreg's API on
+//! purpose, and the crate re-exports the reqwest it was built with as
+//! [`dockreg::reqwest`](crate::reqwest), so a program names exactly those
+//! types without depending on a matching reqwest itself. A reqwest major
+//! upgrade is therefore a dockreg major version.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -54,6 +66,9 @@ pub mod reference;
 pub mod transfer;
 
 pub use client::{Client, ClientBuilder};
+/// The reqwest dockreg is built with (see the crate docs, "reqwest in the
+/// API").
+pub use reqwest;
 pub use digest::Digest;
 pub use error::Error;
 pub use models::Manifest;
