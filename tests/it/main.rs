@@ -32,4 +32,5 @@ mod props;
 mod proxy;
 mod shedding;
 mod tags;
+mod transfer;
 mod uploads;

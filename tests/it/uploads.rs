@@ -79,7 +79,7 @@ async fn read_back(client: &Client, repo: &RepositoryName, digest: &Digest) -> V
 /// `startedat` and `data`). A commit removes the directory; a cancel in
 /// registry 2.8.2 removes `startedat` and `data` but leaves an empty
 /// `hashstates/` behind, which is not a session.
-fn open_uploads(reg: &registry::Registry, repo: &str) -> Vec<String> {
+pub(crate) fn open_uploads(reg: &registry::Registry, repo: &str) -> Vec<String> {
     match std::fs::read_dir(uploads_dir(reg, repo)) {
         Ok(entries) => entries
             .map(|e| e.unwrap().path())
