@@ -63,6 +63,7 @@ mod error;
 pub mod http;
 pub mod models;
 pub mod reference;
+pub mod repository;
 pub mod transfer;
 
 pub use client::{Client, ClientBuilder};
@@ -73,6 +74,7 @@ pub use digest::Digest;
 pub use error::Error;
 pub use models::Manifest;
 pub use reference::{Reference, RepositoryName, Tag, TagOrDigest};
+pub use repository::Repository;
 
 /// The crate's result type: `Result<T, dockreg::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
