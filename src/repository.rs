@@ -352,7 +352,11 @@ impl Client {
     /// # let _ = names; Ok(()) }
     /// ```
     pub fn repositories(&self) -> Listing<RepositoryName> {
-        Listing::new(self.catalog(), "catalog listing".to_owned(), "repository name")
+        Listing::new(
+            self.catalog(),
+            "catalog listing".to_owned(),
+            "repository name",
+        )
     }
 }
 
@@ -429,9 +433,9 @@ where
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        Pin::new(&mut this.inner).poll_next(cx).map(|item| {
-            item.map(|raw| raw.and_then(|raw| entry(&this.listing, this.what, raw)))
-        })
+        Pin::new(&mut this.inner)
+            .poll_next(cx)
+            .map(|item| item.map(|raw| raw.and_then(|raw| entry(&this.listing, this.what, raw))))
     }
 }
 
@@ -469,6 +473,9 @@ impl PushedBlob {
 
 /// How a cross-repository mount ([`Repository::mount_blob`]) ended: the two
 /// answers the protocol allows.
+// Returned once per mount and matched at once, never stored in bulk: a Box
+// would cost every caller an allocation and a deref for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 #[must_use = "a started upload is open on the registry until it is finished or cancelled"]
 pub enum Mount {
@@ -843,7 +850,11 @@ impl Repository {
 
     /// Downloads a blob to `path`, verified and atomic, and returns its size;
     /// see [`Client::download_blob`].
-    pub async fn download_blob(&self, digest: impl IntoDigest, path: impl AsRef<Path>) -> Result<u64> {
+    pub async fn download_blob(
+        &self,
+        digest: impl IntoDigest,
+        path: impl AsRef<Path>,
+    ) -> Result<u64> {
         let digest = digest.into_digest()?;
         self.client.download_blob(&self.name, &digest, path).await
     }

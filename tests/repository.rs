@@ -84,7 +84,10 @@ async fn a_handle_takes_every_form_of_name_and_sends_nothing() {
         assert!(shown.contains("team/app"), "{shown}");
     }
     let other = client.repository("team/other").unwrap();
-    assert_eq!(client.repository(&other).unwrap().name().as_str(), "team/other");
+    assert_eq!(
+        client.repository(&other).unwrap().name().as_str(),
+        "team/other"
+    );
     for bad in ["Team/App", "", "team//app", "team/app/"] {
         let err = client.repository(bad).unwrap_err();
         assert!(matches!(err, Error::Invalid { .. }), "{bad:?}: {err:?}");
@@ -126,7 +129,10 @@ async fn a_reference_gives_a_handle_and_its_target() {
     let hub: Reference = "busybox".parse().unwrap();
     let (repo, _) = Client::for_reference(&hub).unwrap();
     assert_eq!(repo.name().as_str(), "library/busybox");
-    assert_eq!(repo.client().base_url().host_str(), Some("registry-1.docker.io"));
+    assert_eq!(
+        repo.client().base_url().host_str(),
+        Some("registry-1.docker.io")
+    );
     assert_eq!(
         repo.reference("latest").unwrap().to_string(),
         "docker.io/library/busybox:latest"
@@ -160,7 +166,10 @@ async fn invalid_input_is_refused_before_any_request() {
         repo.manifest_for_platform("v1 ", &platform).await.map(drop),
     );
     invalid("put", repo.put_manifest("a/b", &manifest).await.map(drop));
-    invalid("put", repo.put_manifest(other.clone(), &manifest).await.map(drop));
+    invalid(
+        "put",
+        repo.put_manifest(other.clone(), &manifest).await.map(drop),
+    );
     invalid("rate", repo.rate_limit("").await.map(drop));
     invalid("untag", repo.delete_tag("v1:").await.map(drop));
     invalid("untag", repo.delete_tag("sha256:abc").await.map(drop));
@@ -168,14 +177,23 @@ async fn invalid_input_is_refused_before_any_request() {
     invalid("info", repo.tag_info(".v1", &platform).await.map(drop));
     invalid("with", repo.tags_with_digest("sha256:xyz").await.map(drop));
     invalid("stream", repo.blob_stream("md5:00").await.map(drop));
-    invalid("sized", repo.blob_stream_sized("x", Some(1)).await.map(drop));
+    invalid(
+        "sized",
+        repo.blob_stream_sized("x", Some(1)).await.map(drop),
+    );
     invalid("size", repo.blob_size("sha256:").await.map(drop));
-    invalid("exists", repo.blob_exists(String::from("nope")).await.map(drop));
+    invalid(
+        "exists",
+        repo.blob_exists(String::from("nope")).await.map(drop),
+    );
     invalid("bytes", repo.blob_bytes("v1", 10).await.map(drop));
     invalid("delete blob", repo.delete_blob("latest").await);
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("blob");
-    invalid("download", repo.download_blob("sha256", &dest).await.map(drop));
+    invalid(
+        "download",
+        repo.download_blob("sha256", &dest).await.map(drop),
+    );
     invalid(
         "download with",
         repo.download_blob_with("oops", None, &dest, |_, _| {})
@@ -183,12 +201,28 @@ async fn invalid_input_is_refused_before_any_request() {
             .map(drop),
     );
     assert!(!dest.exists());
-    invalid("mount", repo.mount_blob("sha256:1", "team/src").await.map(drop));
-    invalid("mount from", repo.mount_blob(&good, "Team/Src").await.map(drop));
+    invalid(
+        "mount",
+        repo.mount_blob("sha256:1", "team/src").await.map(drop),
+    );
+    invalid(
+        "mount from",
+        repo.mount_blob(&good, "Team/Src").await.map(drop),
+    );
     let dst = client.repository("team/dst").unwrap();
     let options = CopyOptions::default();
-    invalid("copy", repo.copy_image("bad tag", &dst, "v1", &options).await.map(drop));
-    invalid("copy to", repo.copy_image("v1", &dst, &other, &options).await.map(drop));
+    invalid(
+        "copy",
+        repo.copy_image("bad tag", &dst, "v1", &options)
+            .await
+            .map(drop),
+    );
+    invalid(
+        "copy to",
+        repo.copy_image("v1", &dst, &other, &options)
+            .await
+            .map(drop),
+    );
     let layout = OciLayout::create(dir.path().join("layout")).unwrap();
     invalid(
         "pull",
@@ -249,7 +283,11 @@ async fn listing_entries_that_are_not_names_are_typed_errors() {
     let names: Vec<Result<RepositoryName, Error>> = client.repositories().collect().await;
     assert_eq!(names.len(), 3);
     assert_eq!(names[0].as_ref().unwrap().as_str(), "team/app");
-    assert!(matches!(&names[1], Err(Error::Protocol { .. })), "{:?}", names[1]);
+    assert!(
+        matches!(&names[1], Err(Error::Protocol { .. })),
+        "{:?}",
+        names[1]
+    );
     assert_eq!(names[2].as_ref().unwrap().as_str(), "zeta");
     let raw: Vec<String> = client
         .repositories()
@@ -346,7 +384,10 @@ async fn blobs_through_the_handle() {
     assert_eq!(again.outcome, PushOutcome::Exists);
     assert_eq!((&again.digest, again.size), (&layer.digest, layer.size));
 
-    assert_eq!(repo.blob_size(&layer.digest).await.unwrap(), Some(layer.size));
+    assert_eq!(
+        repo.blob_size(&layer.digest).await.unwrap(),
+        Some(layer.size)
+    );
     assert!(repo.blob_exists(layer.digest.as_str()).await.unwrap());
     let bytes = repo.blob_bytes(&layer.digest, 1 << 20).await.unwrap();
     assert!(bytes == image.layer_bytes);
@@ -397,7 +438,10 @@ async fn blobs_through_the_handle() {
         panic!("the stream was read")
     });
     let pushed = repo
-        .push_blob_stream(untouchable, &BlobPushOptions::default().digest(digest.clone()))
+        .push_blob_stream(
+            untouchable,
+            &BlobPushOptions::default().digest(digest.clone()),
+        )
         .await
         .unwrap();
     assert_eq!(pushed.outcome, PushOutcome::Exists);
@@ -405,7 +449,10 @@ async fn blobs_through_the_handle() {
 
     // An upload session fed by hand.
     let mut upload = repo.start_upload().await.unwrap();
-    upload.write_chunk(Bytes::from_static(b"by hand")).await.unwrap();
+    upload
+        .write_chunk(Bytes::from_static(b"by hand"))
+        .await
+        .unwrap();
     let by_hand = upload.finish().await.unwrap();
     assert_eq!(by_hand, Digest::sha256(b"by hand"));
 
@@ -421,13 +468,19 @@ async fn mounts_are_mounted_or_started() {
     let client = reg.client();
     let src = client.repository("handle/mount-src").unwrap();
     let dst = client.repository("handle/mount-dst").unwrap();
-    let pushed = src.push_blob(b"mounted through the handle".to_vec()).await.unwrap();
+    let pushed = src
+        .push_blob(b"mounted through the handle".to_vec())
+        .await
+        .unwrap();
     assert!(!dst.blob_exists(&pushed.digest).await.unwrap());
 
     let mount = dst.mount_blob(&pushed.digest, &src).await.unwrap();
     assert!(mount.is_mounted(), "{mount:?}");
     assert!(matches!(mount, Mount::Mounted));
-    assert_eq!(dst.blob_size(&pushed.digest).await.unwrap(), Some(pushed.size));
+    assert_eq!(
+        dst.blob_size(&pushed.digest).await.unwrap(),
+        Some(pushed.size)
+    );
 
     // The source lacks this one: the registry opens a session instead.
     let missing = Digest::sha256(b"not in the source");
@@ -506,10 +559,15 @@ async fn a_reference_reaches_the_registry_it_names() {
     };
     let repo = reg.client().repository("handle/by-reference").unwrap();
     let image = push_image(&repo, "by-reference", &["v1"]).await;
-    let reference: Reference = format!("{}/handle/by-reference:v1", reg.host).parse().unwrap();
+    let reference: Reference = format!("{}/handle/by-reference:v1", reg.host)
+        .parse()
+        .unwrap();
 
     let (repo, target) = Client::for_reference(&reference).unwrap();
     assert_eq!(repo.manifest_digest(&target).await.unwrap(), image.digest);
     let (repo, target) = reg.client().repository_for(&reference).unwrap();
-    assert_eq!(repo.manifest(target).await.unwrap().bytes(), image.manifest.bytes());
+    assert_eq!(
+        repo.manifest(target).await.unwrap().bytes(),
+        image.manifest.bytes()
+    );
 }
