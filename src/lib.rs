@@ -75,14 +75,14 @@ pub mod repository;
 pub mod transfer;
 
 pub use client::{Client, ClientBuilder};
-/// The reqwest dockreg is built with (see the crate docs, "reqwest in the
-/// API").
-pub use reqwest;
 pub use digest::Digest;
 pub use error::Error;
 pub use models::Manifest;
 pub use reference::{Reference, RepositoryName, Tag, TagOrDigest};
 pub use repository::Repository;
+/// The reqwest dockreg is built with (see the crate docs, "reqwest in the
+/// API").
+pub use reqwest;
 
 /// The crate's result type: `Result<T, dockreg::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

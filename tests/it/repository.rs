@@ -3,8 +3,8 @@
 //! `Reference`), what it refuses before any request, and its typed results
 //! (`Tag` and `RepositoryName` items, `PushedBlob`, `Mount`).
 
-mod mock;
-mod registry;
+use crate::mock;
+use crate::registry;
 
 use bytes::Bytes;
 use dockreg::api::PushOutcome;
