@@ -25,7 +25,9 @@ pub const DEFAULT_USER_AGENT: &str = concat!("dockreg/", env!("CARGO_PKG_VERSION
 /// An async client for one registry.
 ///
 /// Cheap to clone: clones share one connection pool and configuration, so
-/// hand a clone to every task instead of wrapping it in an `Arc`.
+/// hand a clone to every task instead of wrapping it in an `Arc`. The
+/// per-repository calls are on [`Repository`](crate::Repository), from
+/// [`Client::repository`] or [`Client::repository_for`].
 ///
 /// ```no_run
 /// # async fn run() -> dockreg::Result<()> {
@@ -33,10 +35,10 @@ pub const DEFAULT_USER_AGENT: &str = concat!("dockreg/", env!("CARGO_PKG_VERSION
 ///
 /// let client = dockreg::Client::builder("127.0.0.1:5000").build()?;
 /// client.ping().await?;
-/// let repos: Vec<String> = client.catalog().try_collect().await?;
-/// let name: dockreg::RepositoryName = "team/app".parse()?;
-/// let tags: Vec<String> = client.tags(&name).try_collect().await?;
-/// let manifest = client.manifest(&name, &"v1".parse()?).await?;
+/// let repos: Vec<dockreg::RepositoryName> = client.repositories().try_collect().await?;
+/// let repo = client.repository("team/app")?;
+/// let tags: Vec<dockreg::Tag> = repo.tags().try_collect().await?;
+/// let manifest = repo.manifest("v1").await?;
 /// println!("{} {} {}", manifest.media_type(), manifest.digest()?, repos.len() + tags.len());
 /// # Ok(()) }
 /// ```

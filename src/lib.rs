@@ -10,30 +10,38 @@
 //! ## Quick start
 //!
 //! ```no_run
-//! use dockreg::{Client, RepositoryName};
+//! use dockreg::{Client, RepositoryName, Tag};
 //! use futures::TryStreamExt;
 //!
 //! # async fn run() -> dockreg::Result<()> {
-//! let client = Client::builder("127.0.0.1:5000")          // loopback: https first, then plain http
-//!     .authenticator(dockreg::auth::DockerConfig::load()?) // docker/podman login credentials
+//! let client = Client::builder("127.0.0.1:5000")            // loopback: https first, then plain http
+//!     .authenticator(dockreg::auth::DockerConfig::load()?)   // docker/podman login credentials
 //!     .build()?;
 //! client.ping().await?;
-//! let repos: Vec<String> = client.catalog().try_collect().await?;   // follows Link pages
-//! let name: RepositoryName = "team/app".parse()?;                   // validated locally
-//! let tags: Vec<String> = client.tags(&name).try_collect().await?;
-//! let manifest = client.manifest(&name, &"v1".parse()?).await?;     // any schema, verified
-//! let digest = client.manifest_digest(&name, &"v1".parse()?).await?;
-//! let config = client.image_config(&name, &manifest).await?;
-//! println!("{digest} created {:?}", config.created);
+//! let repos: Vec<RepositoryName> = client.repositories().try_collect().await?; // follows Link pages
+//! let repo = client.repository("team/app")?;                 // validated before any request
+//! let tags: Vec<Tag> = repo.tags().try_collect().await?;
+//! let manifest = repo.manifest("v1").await?;                 // any schema, verified
+//! let digest = repo.manifest_digest("v1").await?;            // HEAD with the right Accept
+//! let config = repo.image_config(&manifest).await?;          // created, os, architecture
+//! println!("{digest} created {:?}; {} repositories, {} tags", config.created, repos.len(), tags.len());
 //! if let Some(layer) = manifest.layers().first() {
-//!     client.download_blob(&name, &layer.digest, "layer.tar.gz").await?; // verified, atomic
+//!     repo.download_blob(&layer.digest, "layer.tar.gz").await?; // verified, atomic
 //! }
+//!
+//! // A docker-style reference names the registry too.
+//! let reference: dockreg::Reference = "127.0.0.1:5000/team/app:v1".parse()?;
+//! let (repo, target) = client.repository_for(&reference)?;   // or Client::for_reference(&reference)
+//! let digest = repo.manifest_digest(&target).await?;
+//! # let _ = digest;
 //! # Ok(()) }
 //! ```
 //!
 //! ## Map
 //!
 //! - [`Client`] / [`ClientBuilder`]: one registry, cheap to clone.
+//! - [`Repository`]: one repository of it, the handle every per-repository
+//!   call hangs off ([`Client::repository`], [`Client::repository_for`]).
 //! - [`api`]: the endpoints, each an `impl Client` block.
 //! - [`auth`]: authenticators, the token flow, Docker credentials.
 //! - [`models`]: serde types of everything the registry sends.
@@ -63,6 +71,7 @@ mod error;
 pub mod http;
 pub mod models;
 pub mod reference;
+pub mod repository;
 pub mod transfer;
 
 pub use client::{Client, ClientBuilder};
@@ -70,6 +79,7 @@ pub use digest::Digest;
 pub use error::Error;
 pub use models::Manifest;
 pub use reference::{Reference, RepositoryName, Tag, TagOrDigest};
+pub use repository::Repository;
 /// The reqwest dockreg is built with (see the crate docs, "reqwest in the
 /// API").
 pub use reqwest;

@@ -30,6 +30,7 @@ mod layout;
 mod manifests;
 mod props;
 mod proxy;
+mod repository;
 mod shedding;
 mod tags;
 mod transfer;
