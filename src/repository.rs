@@ -62,7 +62,10 @@ use crate::error::Error;
 use crate::http::{Page, Paginated, RateLimit};
 use crate::models::{Descriptor, ImageConfig, Manifest, Platform};
 use crate::reference::{Reference, RepositoryName, Tag, TagOrDigest};
-use crate::transfer::{CopyOptions, CopyReport, OciLayout, Platforms, PullReport};
+use crate::transfer::{
+    CopyOptions, CopyReport, LayoutImage, Observer, OciLayout, RegistryImage, TransferOptions,
+    TransferReport,
+};
 use crate::Result;
 
 /// How many requests the handle's fan-out calls
@@ -571,27 +574,16 @@ impl ReportOptions {
     }
 }
 
-/// Settings of [`Repository::pull_to_layout`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Settings of [`Repository::pull_to_layout`]: the name recorded in the
+/// layout and the [`TransferOptions`] (platforms, concurrency, observer).
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct LayoutPullOptions {
     /// The `org.opencontainers.image.ref.name` recorded in `index.json`
     /// (default: none).
     pub ref_name: Option<String>,
-    /// Which platforms of an index to pull (default: all, the index kept).
-    pub platforms: Platforms,
-    /// Blobs downloaded at once (default 4).
-    pub concurrency: usize,
-}
-
-impl Default for LayoutPullOptions {
-    fn default() -> Self {
-        LayoutPullOptions {
-            ref_name: None,
-            platforms: Platforms::All,
-            concurrency: 4,
-        }
-    }
+    /// How the transfer runs (default: every platform, 4 blobs at once).
+    pub transfer: TransferOptions,
 }
 
 impl LayoutPullOptions {
@@ -603,35 +595,33 @@ impl LayoutPullOptions {
 
     /// Pulls only `platform` of an index.
     pub fn platform(mut self, platform: Platform) -> Self {
-        self.platforms = Platforms::One(platform);
+        self.transfer = self.transfer.platform(platform);
         self
     }
 
     /// Blobs downloaded at once.
     pub fn concurrency(mut self, n: usize) -> Self {
-        self.concurrency = n.max(1);
+        self.transfer = self.transfer.concurrency(n);
+        self
+    }
+
+    /// Reports every transfer [`Event`](crate::transfer::Event) to `observer`.
+    pub fn observer(mut self, observer: impl Observer + 'static) -> Self {
+        self.transfer = self.transfer.observer(observer);
         self
     }
 }
 
-/// Settings of [`Repository::push_from_layout`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Settings of [`Repository::push_from_layout`]: which image of the layout,
+/// and the [`TransferOptions`].
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct LayoutPushOptions {
     /// The image of the layout to push, by its
     /// `org.opencontainers.image.ref.name` (default: the layout's only image).
     pub ref_name: Option<String>,
-    /// Blobs uploaded at once (default 4).
-    pub concurrency: usize,
-}
-
-impl Default for LayoutPushOptions {
-    fn default() -> Self {
-        LayoutPushOptions {
-            ref_name: None,
-            concurrency: 4,
-        }
-    }
+    /// How the transfer runs (default: 4 blobs at once).
+    pub transfer: TransferOptions,
 }
 
 impl LayoutPushOptions {
@@ -643,7 +633,13 @@ impl LayoutPushOptions {
 
     /// Blobs uploaded at once.
     pub fn concurrency(mut self, n: usize) -> Self {
-        self.concurrency = n.max(1);
+        self.transfer = self.transfer.concurrency(n);
+        self
+    }
+
+    /// Reports every transfer [`Event`](crate::transfer::Event) to `observer`.
+    pub fn observer(mut self, observer: impl Observer + 'static) -> Self {
+        self.transfer = self.transfer.observer(observer);
         self
     }
 }
@@ -1018,44 +1014,43 @@ impl Repository {
             .await
     }
 
-    /// Downloads `reference` into an OCI layout; see
-    /// [`Client::pull_to_layout`] and [`LayoutPullOptions`].
+    /// This repository's image `reference` as an end of a
+    /// [`transfer::copy`](crate::transfer::copy).
+    pub fn image<'a>(&'a self, reference: &'a TagOrDigest) -> RegistryImage<'a> {
+        RegistryImage::new(&self.client, &self.name, reference)
+    }
+
+    /// Downloads `reference` into an OCI layout: [`transfer::copy`] to a
+    /// [`LayoutImage`] (see [`Client::pull_to_layout`] and
+    /// [`LayoutPullOptions`]).
+    ///
+    /// [`transfer::copy`]: crate::transfer::copy
     pub async fn pull_to_layout(
         &self,
         reference: impl IntoTagOrDigest,
         layout: &OciLayout,
         options: &LayoutPullOptions,
-    ) -> Result<PullReport> {
+    ) -> Result<TransferReport> {
         let reference = self.target(reference)?;
-        self.client
-            .pull_to_layout(
-                &self.name,
-                &reference,
-                layout,
-                options.ref_name.as_deref(),
-                &options.platforms,
-                options.concurrency,
-            )
-            .await
+        let target = LayoutImage::new(layout, options.ref_name.as_deref())
+            .sync(self.client.sync_downloads());
+        crate::transfer::copy(&self.image(&reference), &target, &options.transfer).await
     }
 
-    /// Pushes an image of an OCI layout to `reference`; see
-    /// [`Client::push_from_layout`] and [`LayoutPushOptions`].
+    /// Pushes an image of an OCI layout to `reference`: [`transfer::copy`]
+    /// from a [`LayoutImage`] (see [`Client::push_from_layout`] and
+    /// [`LayoutPushOptions`]).
+    ///
+    /// [`transfer::copy`]: crate::transfer::copy
     pub async fn push_from_layout(
         &self,
         layout: &OciLayout,
         reference: impl IntoTagOrDigest,
         options: &LayoutPushOptions,
-    ) -> Result<CopyReport> {
+    ) -> Result<TransferReport> {
         let reference = self.target(reference)?;
-        self.client
-            .push_from_layout(
-                layout,
-                options.ref_name.as_deref(),
-                &self.name,
-                &reference,
-                options.concurrency,
-            )
-            .await
+        let source =
+            LayoutImage::new(layout, options.ref_name.as_deref()).limits(*self.client.limits());
+        crate::transfer::copy(&source, &self.image(&reference), &options.transfer).await
     }
 }

@@ -530,7 +530,7 @@ async fn copies_layouts_and_deletes_through_the_handle() {
         .await
         .unwrap();
     assert_eq!(pulled.digest.as_ref(), Some(&image.digest));
-    assert_eq!(pulled.blobs_downloaded, 2);
+    assert_eq!(pulled.blobs_uploaded, 2);
     assert!(layout.has_blob(&image.layer.digest));
 
     let back = client.repository("handle/from-layout").unwrap();
