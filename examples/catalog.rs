@@ -19,10 +19,10 @@ fn main() -> ExitCode {
     let page_size: usize = cli.parsed("--page-size", dockreg::http::REGISTRY_MAX_PAGE_SIZE);
     common::run(async move {
         let client = cli.client(&host)?;
-        let mut repos = client.catalog().page_size(page_size);
+        let mut repos = client.repositories().page_size(page_size);
         while let Some(repo) = repos.try_next().await? {
             if cli.json() {
-                common::print_json(&serde_json::json!({ "repository": repo }));
+                common::print_json(&serde_json::json!({ "repository": repo.as_str() }));
             } else {
                 println!("{repo}");
             }

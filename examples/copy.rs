@@ -102,15 +102,10 @@ fn main() -> ExitCode {
         } else {
             dest_end.client(dest.registry(), pick(&dest_creds))?
         };
+        let (from, source_target) = from.repository_for(&source)?;
+        let (to, dest_target) = to.repository_for(&dest)?;
         let report = from
-            .copy_image(
-                source.repository(),
-                &source.target(),
-                &to,
-                dest.repository(),
-                &dest.target(),
-                &options,
-            )
+            .copy_image(source_target, &to, dest_target, &options)
             .await?;
         let digest = report.digest.as_ref().map(ToString::to_string);
         if cli.json() {

@@ -18,31 +18,35 @@ use common::Cli;
 use dockreg::TagOrDigest;
 
 const USAGE: &str = "\
-usage: delete HOST[:PORT]/NAME:TAG|HOST[:PORT]/NAME@DIGEST [--dry-run] [--concurrency N] [--json]
+usage: delete HOST[:PORT]/NAME:TAG|HOST[:PORT]/NAME@DIGEST [--dry-run] [--json]
   deletes the manifest the tag (or digest) names; every tag pointing at it goes
   too, and is listed. A reference with both a tag and a digest deletes by digest.
   --dry-run        say what would be deleted, delete nothing
-  --concurrency N  tags checked at once when looking for tags of the digest (default 16)
 plain output: `deleted NAME@DIGEST (tags: v1, latest)` (`would delete ...` with --dry-run)
 --json: {\"repository\",\"digest\",\"tags\":[...],\"deleted\":true|false}
 a registry with deletion disabled refuses (exit 1); its operator sets
 storage.delete.enabled: true (or REGISTRY_STORAGE_DELETE_ENABLED=true)";
 
 fn main() -> ExitCode {
-    let cli = Cli::parse(USAGE, &["--concurrency"], &["--dry-run"]);
+    let cli = Cli::parse(USAGE, &[], &["--dry-run"]);
     let reference = cli.reference(&cli.positional(1)[0]);
     if reference.tag().is_none() && reference.digest().is_none() {
         cli.usage_error("name what to delete: NAME:TAG or NAME@DIGEST (no implicit latest)");
     }
-    let concurrency = cli.concurrency(16);
     let dry_run = cli.switch("--dry-run");
     common::run(async move {
-        let client = cli.client(reference.registry())?;
-        let name = reference.repository();
-        let target = reference.target();
+        let (repo, target) = cli
+            .client(reference.registry())?
+            .repository_for(&reference)?;
+        let name = repo.name();
         // By tag: the digest a pull would get. By digest: checks it exists.
-        let digest = client.manifest_digest(name, &target).await?;
-        let mut tags = client.tags_with_digest(name, &digest, concurrency).await?;
+        let digest = repo.manifest_digest(&target).await?;
+        let mut tags: Vec<String> = repo
+            .tags_with_digest(&digest)
+            .await?
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         if let TagOrDigest::Tag(tag) = &target {
             // The tag we resolved is one of them, even if the listing raced.
             if !tags.iter().any(|t| t == tag.as_str()) {
@@ -51,7 +55,7 @@ fn main() -> ExitCode {
             }
         }
         if !dry_run {
-            client.delete_manifest(name, &digest).await?;
+            repo.delete_manifest(&digest).await?;
         }
         if cli.json() {
             common::print_json(&serde_json::json!({

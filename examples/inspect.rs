@@ -25,11 +25,12 @@ fn main() -> ExitCode {
             .unwrap_or_else(|e: dockreg::Error| cli.usage_error(&e.to_string()))
     });
     common::run(async move {
-        let client = cli.client(reference.registry())?;
-        let (name, target) = (reference.repository(), reference.target());
+        let (repo, target) = cli
+            .client(reference.registry())?
+            .repository_for(&reference)?;
         let manifest = match &platform {
-            Some(p) => client.manifest_for_platform(name, &target, p).await?,
-            None => client.manifest(name, &target).await?,
+            Some(p) => repo.manifest_for_platform(&target, p).await?,
+            None => repo.manifest(&target).await?,
         };
         let digest = manifest.digest()?;
         if cli.switch("--raw") {

@@ -26,16 +26,14 @@ fn main() -> ExitCode {
         cli.usage_error("-o FILE is required")
     };
     common::run(async move {
-        let client = cli.client(reference.registry())?;
+        let (repo, _) = cli
+            .client(reference.registry())?
+            .repository_for(&reference)?;
         let mut progress = Progress::new(digest.to_string());
-        let size = client
-            .download_blob_with(
-                reference.repository(),
-                &digest,
-                None,
-                &output,
-                |done, total| progress.update(done, total),
-            )
+        let size = repo
+            .download_blob_with(&digest, None, &output, |done, total| {
+                progress.update(done, total)
+            })
             .await;
         progress.finish();
         let size = size?;

@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use common::Cli;
+use dockreg::repository::LayoutPullOptions;
 use dockreg::transfer::OciLayout;
 use dockreg::transfer::Platforms;
-use dockreg::TagOrDigest;
 
 const USAGE: &str = "\
 usage: pull HOST[:PORT]/NAME[:TAG|@DIGEST] -o DIR [--ref NAME] [--platform OS/ARCH[/VARIANT]]
@@ -76,19 +76,15 @@ fn main() -> ExitCode {
     let concurrency = cli.concurrency(4);
     common::run(async move {
         check_dir(&dir)?;
-        let client = cli.client(reference.registry())?;
+        let (repo, target) = cli
+            .client(reference.registry())?
+            .repository_for(&reference)?;
         let layout = OciLayout::create(&dir)?;
-        let target: TagOrDigest = reference.target();
-        let report = client
-            .pull_to_layout(
-                reference.repository(),
-                &target,
-                &layout,
-                Some(&ref_name),
-                &platforms,
-                concurrency,
-            )
-            .await?;
+        let mut options = LayoutPullOptions::default()
+            .ref_name(ref_name.clone())
+            .concurrency(concurrency);
+        options.transfer = options.transfer.platforms(platforms);
+        let report = repo.pull_to_layout(target, &layout, &options).await?;
         let digest = report.digest.as_ref().map(ToString::to_string);
         if cli.json() {
             common::print_json(&serde_json::json!({
@@ -96,9 +92,9 @@ fn main() -> ExitCode {
                 "layout": dir.display().to_string(),
                 "ref_name": ref_name,
                 "digest": digest,
-                "blobs_downloaded": report.blobs_downloaded,
+                "blobs_downloaded": report.blobs_uploaded,
                 "blobs_existing": report.blobs_existing,
-                "bytes_downloaded": report.bytes_downloaded,
+                "bytes_downloaded": report.bytes_uploaded,
             }));
         } else {
             let existing = match report.blobs_existing {
@@ -109,8 +105,8 @@ fn main() -> ExitCode {
                 "pulled {reference} to {} as {ref_name} {} ({} blobs, {:.1} MiB{existing})",
                 dir.display(),
                 digest.as_deref().unwrap_or("-"),
-                report.blobs_downloaded,
-                report.bytes_downloaded as f64 / (1024.0 * 1024.0),
+                report.blobs_uploaded,
+                report.bytes_uploaded as f64 / (1024.0 * 1024.0),
             );
         }
         Ok(())

@@ -13,8 +13,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use common::Cli;
+use dockreg::repository::LayoutPushOptions;
 use dockreg::transfer::{OciLayout, REF_NAME};
-use dockreg::{Tag, TagOrDigest};
+use dockreg::Tag;
 
 const USAGE: &str = "\
 usage: push DIR HOST[:PORT]/NAME[:TAG|@DIGEST] [--ref NAME] [--concurrency N] [--json]
@@ -52,17 +53,14 @@ fn main() -> ExitCode {
                 .unwrap_or_else(Tag::latest);
             reference = reference.with_tag(tag);
         }
-        let client = cli.client(reference.registry())?;
-        let target: TagOrDigest = reference.target();
-        let report = client
-            .push_from_layout(
-                &layout,
-                ref_name.as_deref(),
-                reference.repository(),
-                &target,
-                concurrency,
-            )
-            .await?;
+        let (repo, target) = cli
+            .client(reference.registry())?
+            .repository_for(&reference)?;
+        let mut options = LayoutPushOptions::default().concurrency(concurrency);
+        if let Some(name) = &ref_name {
+            options = options.ref_name(name.clone());
+        }
+        let report = repo.push_from_layout(&layout, target, &options).await?;
         let digest = report
             .digest
             .as_ref()

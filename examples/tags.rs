@@ -8,6 +8,7 @@ mod common;
 use std::process::ExitCode;
 
 use common::Cli;
+use dockreg::Tag;
 use futures::TryStreamExt;
 
 const USAGE: &str = "usage: tags HOST[:PORT]/NAME [--page-size N] [--json]";
@@ -17,19 +18,17 @@ fn main() -> ExitCode {
     let reference = cli.reference(&cli.positional(1)[0]);
     let page_size: usize = cli.parsed("--page-size", dockreg::http::REGISTRY_MAX_PAGE_SIZE);
     common::run(async move {
-        let client = cli.client(reference.registry())?;
+        let (repo, _) = cli
+            .client(reference.registry())?
+            .repository_for(&reference)?;
         // Registries list tags in storage order; people expect them sorted.
-        let mut tags: Vec<String> = client
-            .tags(reference.repository())
-            .page_size(page_size)
-            .try_collect()
-            .await?;
+        let mut tags: Vec<Tag> = repo.tags().page_size(page_size).try_collect().await?;
         tags.sort();
         for tag in tags {
             if cli.json() {
                 common::print_json(&serde_json::json!({
-                    "repository": reference.repository().as_str(),
-                    "tag": tag,
+                    "repository": repo.name().as_str(),
+                    "tag": tag.as_str(),
                 }));
             } else {
                 println!("{tag}");
