@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
 use crate::models::descriptor::Platform;
-use crate::models::schema1::V1Compatibility;
 use crate::models::time::parse_rfc3339;
 
 /// An image configuration: what the config descriptor of an image manifest
@@ -61,22 +60,6 @@ impl ImageConfig {
         ImageConfig {
             os: os.into(),
             architecture: architecture.into(),
-            ..ImageConfig::default()
-        }
-    }
-
-    /// The configuration a schema 1 manifest carries in the `v1Compatibility`
-    /// of its first (newest) history entry: creation time, author,
-    /// architecture, os, variant and container config. Schema 1 has no
-    /// `rootfs` and no per-layer history here.
-    pub fn from_v1_compatibility(v1: &V1Compatibility) -> ImageConfig {
-        ImageConfig {
-            created: v1.created.clone(),
-            author: v1.author.clone(),
-            architecture: v1.architecture.clone().unwrap_or_default(),
-            os: v1.os.clone().unwrap_or_default(),
-            variant: v1.variant.clone(),
-            config: v1.config.clone(),
             ..ImageConfig::default()
         }
     }

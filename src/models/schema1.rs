@@ -407,6 +407,24 @@ fn base64url(s: &str) -> std::result::Result<Vec<u8>, base64::DecodeError> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s.trim_end_matches('='))
 }
 
+impl ImageConfig {
+    /// The configuration a schema 1 manifest carries in the `v1Compatibility`
+    /// of its first (newest) history entry: creation time, author,
+    /// architecture, os, variant and container config. Schema 1 has no
+    /// `rootfs` and no per-layer history here.
+    pub fn from_v1_compatibility(v1: &V1Compatibility) -> ImageConfig {
+        ImageConfig {
+            created: v1.created.clone(),
+            author: v1.author.clone(),
+            architecture: v1.architecture.clone().unwrap_or_default(),
+            os: v1.os.clone().unwrap_or_default(),
+            variant: v1.variant.clone(),
+            config: v1.config.clone(),
+            ..ImageConfig::default()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

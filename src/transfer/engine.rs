@@ -10,7 +10,7 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
-use super::copy::{BlobRef, Platforms, Resolved};
+use super::image::{BlobRef, Platforms, Resolved};
 use super::layout::OciLayout;
 use crate::api::DEFAULT_CHUNK_SIZE;
 use crate::client::Client;

@@ -5,16 +5,13 @@
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
-use super::copy::{CopyReport, Platforms};
-use super::engine::{copy, LayoutImage, RegistryImage, TransferOptions};
 use crate::api::{persist_beside, temp_beside};
-use crate::client::Client;
 use crate::digest::{Algorithm, Digest, Verifier, VerifyingStream};
 use crate::error::Error;
 use crate::http::Limits;
 use crate::models::{Descriptor, ImageIndex, Manifest, ManifestBody};
-use crate::reference::{RepositoryName, TagOrDigest};
-use crate::transfer::copy::Resolved;
+
+use super::image::Resolved;
 use crate::Result;
 
 /// The annotation that names an image in a layout's `index.json`.
@@ -400,20 +397,6 @@ impl OciLayout {
     }
 }
 
-/// What a pull into a layout did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct PullReport {
-    /// The digest of the manifest recorded in `index.json`.
-    pub digest: Option<Digest>,
-    /// Blobs downloaded.
-    pub blobs_downloaded: usize,
-    /// Blobs the layout already had.
-    pub blobs_existing: usize,
-    /// Bytes downloaded.
-    pub bytes_downloaded: u64,
-}
-
 /// Refuses what an OCI layout cannot hold: a schema 1 manifest.
 pub(super) fn check_storable(manifest: &Manifest, what: &str) -> Result<()> {
     if let ManifestBody::Schema1 { .. } = manifest.body() {
@@ -453,64 +436,6 @@ impl OciLayout {
             check_storable(image, &what)?;
         }
         Ok(Resolved { top, images })
-    }
-}
-
-impl Client {
-    /// Downloads an image into an OCI layout: every blob verified (those the
-    /// layout has are skipped), then its manifest, recorded in `index.json`
-    /// under `ref_name`. For an index, [`Platforms::All`] keeps the whole
-    /// index, [`Platforms::One`] only that platform's manifest. This is
-    /// [`copy`](super::copy) from a [`RegistryImage`] to a [`LayoutImage`].
-    pub async fn pull_to_layout(
-        &self,
-        name: &RepositoryName,
-        reference: &TagOrDigest,
-        layout: &OciLayout,
-        ref_name: Option<&str>,
-        platforms: &Platforms,
-        concurrency: usize,
-    ) -> Result<PullReport> {
-        let options = TransferOptions::default()
-            .platforms(platforms.clone())
-            .concurrency(concurrency);
-        let target = LayoutImage::new(layout, ref_name).sync(self.sync_downloads());
-        let report = copy(
-            &RegistryImage::new(self, name, reference),
-            &target,
-            &options,
-        )
-        .await?;
-        Ok(PullReport {
-            digest: report.digest,
-            blobs_downloaded: report.blobs_uploaded,
-            blobs_existing: report.blobs_existing,
-            bytes_downloaded: report.bytes_uploaded,
-        })
-    }
-
-    /// Pushes the image named `ref_name` in a layout (or its only image) to
-    /// `name:reference`: blobs the registry lacks are uploaded from their
-    /// files (streamed, verified against their digests before the upload
-    /// commits), then child manifests by digest and the top manifest with
-    /// its exact bytes. Returns what was pushed. This is
-    /// [`copy`](super::copy) from a [`LayoutImage`] to a [`RegistryImage`].
-    pub async fn push_from_layout(
-        &self,
-        layout: &OciLayout,
-        ref_name: Option<&str>,
-        name: &RepositoryName,
-        reference: &TagOrDigest,
-        concurrency: usize,
-    ) -> Result<CopyReport> {
-        let source = LayoutImage::new(layout, ref_name).limits(*self.limits());
-        let target = RegistryImage::new(self, name, reference);
-        copy(
-            &source,
-            &target,
-            &TransferOptions::default().concurrency(concurrency),
-        )
-        .await
     }
 }
 

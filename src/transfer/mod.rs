@@ -47,13 +47,15 @@
 //! # Ok(()) }
 //! ```
 
-pub(crate) mod copy;
+mod calls;
 mod engine;
+mod image;
 pub mod layout;
 
-pub use copy::{BlobRef, CopyOptions, CopyReport, Platforms, Resolved};
+pub use calls::{CopyOptions, CopyReport, PullReport};
 pub use engine::{
     copy, Arrived, BlobBytes, Event, LayoutImage, Observer, RegistryImage, Source, Target,
     TransferOptions, TransferReport,
 };
-pub use layout::{OciLayout, PullReport, INDEX_LIMIT, REF_NAME};
+pub use image::{BlobRef, Platforms, Resolved};
+pub use layout::{OciLayout, INDEX_LIMIT, REF_NAME};

@@ -1,9 +1,9 @@
-//! Copying images within a registry (mounts, no bytes moved) and between
-//! registries (blobs streamed through, verified, a few at once).
+//! What a transfer moves: the image as resolved from its source (the top
+//! manifest and the image manifests under it), its blobs, and which
+//! platforms of an index go.
 
 use std::collections::HashSet;
 
-use super::engine::{copy, RegistryImage, TransferOptions, TransferReport};
 use crate::api::platform_entry;
 use crate::client::Client;
 use crate::digest::Digest;
@@ -22,13 +22,6 @@ pub enum Platforms {
     /// One platform: its manifest is copied and tagged in place of the index.
     One(Platform),
 }
-
-/// The settings of a copy: [`TransferOptions`] (the name of 0.1).
-pub type CopyOptions = TransferOptions;
-
-/// What a copy (or a push from a layout) did: [`TransferReport`] (the name
-/// of 0.1).
-pub type CopyReport = TransferReport;
 
 /// A blob an image manifest references: digest and, when the manifest says,
 /// size.
@@ -157,34 +150,5 @@ impl Client {
                 Ok(Resolved { top, images })
             }
         }
-    }
-
-    /// Copies an image from this client's registry to `dest` (the same
-    /// registry or another), and returns what it did: [`copy`] from a
-    /// [`RegistryImage`] to another.
-    ///
-    /// Every blob the destination lacks is mounted from the source repository
-    /// when both are on one registry (no bytes move), else streamed through:
-    /// verified against its digest on the way, `options.concurrency` at once,
-    /// memory bounded by the chunk size. Child manifests of an index go by
-    /// digest, then the top manifest is written under `dest_reference` with
-    /// its exact bytes, so digests do not change. With
-    /// [`Platforms::One`], only that platform's manifest is copied and
-    /// written under `dest_reference`.
-    pub async fn copy_image(
-        &self,
-        name: &RepositoryName,
-        reference: &TagOrDigest,
-        dest: &Client,
-        dest_name: &RepositoryName,
-        dest_reference: &TagOrDigest,
-        options: &CopyOptions,
-    ) -> Result<CopyReport> {
-        copy(
-            &RegistryImage::new(self, name, reference),
-            &RegistryImage::new(dest, dest_name, dest_reference),
-            options,
-        )
-        .await
     }
 }
