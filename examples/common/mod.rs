@@ -375,7 +375,9 @@ where
     }
 }
 
-fn one_line(s: &str) -> String {
+/// A message on one line: runs of whitespace, newlines included, become one
+/// space.
+pub fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
