@@ -135,7 +135,7 @@ struct HelperAnswer {
 impl DockerConfig {
     /// Loads the config from its usual places (see the type's docs).
     pub fn load() -> Result<DockerConfig> {
-        DockerConfig::load_with(|key| std::env::var_os(key).map(Into::into))
+        DockerConfig::load_with(|key| std::env::var_os(key))
     }
 
     /// Loads the config from its usual places, reading the environment
