@@ -57,7 +57,7 @@
 //! `XDG_DATA_HOME` otherwise), as on a fresh CI runner: its mounts or skips
 //! then come from what the registry says, not from earlier rounds.
 
-#[path = "../tests/registry/mod.rs"]
+#[path = "../tests/it/registry/mod.rs"]
 mod registry;
 
 use std::fmt::Write as _;

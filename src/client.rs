@@ -25,7 +25,9 @@ pub const DEFAULT_USER_AGENT: &str = concat!("dockreg/", env!("CARGO_PKG_VERSION
 /// An async client for one registry.
 ///
 /// Cheap to clone: clones share one connection pool and configuration, so
-/// hand a clone to every task instead of wrapping it in an `Arc`.
+/// hand a clone to every task instead of wrapping it in an `Arc`. The
+/// per-repository calls are on [`Repository`](crate::Repository), from
+/// [`Client::repository`] or [`Client::repository_for`].
 ///
 /// ```no_run
 /// # async fn run() -> dockreg::Result<()> {
@@ -33,10 +35,10 @@ pub const DEFAULT_USER_AGENT: &str = concat!("dockreg/", env!("CARGO_PKG_VERSION
 ///
 /// let client = dockreg::Client::builder("127.0.0.1:5000").build()?;
 /// client.ping().await?;
-/// let repos: Vec<String> = client.catalog().try_collect().await?;
-/// let name: dockreg::RepositoryName = "team/app".parse()?;
-/// let tags: Vec<String> = client.tags(&name).try_collect().await?;
-/// let manifest = client.manifest(&name, &"v1".parse()?).await?;
+/// let repos: Vec<dockreg::RepositoryName> = client.repositories().try_collect().await?;
+/// let repo = client.repository("team/app")?;
+/// let tags: Vec<dockreg::Tag> = repo.tags().try_collect().await?;
+/// let manifest = repo.manifest("v1").await?;
 /// println!("{} {} {}", manifest.media_type(), manifest.digest()?, repos.len() + tags.len());
 /// # Ok(()) }
 /// ```
@@ -429,6 +431,10 @@ impl ClientBuilder {
     /// origin than its realm. The OAuth2 token `POST` is sent with a body
     /// that no redirect can replay. Without an injected client, token
     /// requests follow no redirect to another origin at all.
+    ///
+    /// **Refused together.** Setting any of the transport settings above
+    /// as well makes [`build`](Self::build) fail with [`Error::Build`]
+    /// naming them, rather than ignoring them silently.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -490,6 +496,15 @@ impl ClientBuilder {
         let target = scheme::parse_target(&self.registry)?;
         if let Some(e) = self.pem_errors.first() {
             return Err(Error::Build(e.clone()));
+        }
+        let ignored = self.ignored_by_injected_client();
+        if !ignored.is_empty() {
+            return Err(Error::Build(format!(
+                "an injected reqwest::Client (http_client) keeps its own transport settings; \
+                 these were set and would not apply to it: {}. Set them on the \
+                 reqwest::Client instead, or do not inject one",
+                ignored.join(", ")
+            )));
         }
         // The host's certs.d directory (not read for an injected client,
         // which has its own TLS setup).
@@ -558,6 +573,33 @@ impl ClientBuilder {
 }
 
 impl ClientBuilder {
+    /// The transport settings given to this builder that an injected
+    /// `reqwest::Client` would not apply (empty without one).
+    fn ignored_by_injected_client(&self) -> Vec<&'static str> {
+        if self.http.is_none() {
+            return Vec::new();
+        }
+        let defaults = Client::builder(self.registry.clone());
+        [
+            ("timeout", self.timeout.is_some()),
+            (
+                "connect_timeout",
+                self.connect_timeout != defaults.connect_timeout,
+            ),
+            ("read_timeout", self.read_timeout != defaults.read_timeout),
+            ("user_agent", self.user_agent != defaults.user_agent),
+            ("root_certificate_pem/der", !self.roots.is_empty()),
+            ("client_identity_pem", self.identity.is_some()),
+            ("cert_dir", self.cert_dir.is_some()),
+            ("certs_d_roots", self.certs_d_roots.is_some()),
+            ("danger_accept_invalid_certs", self.accept_invalid_certs),
+            ("http1_only", self.http1_only),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect()
+    }
+
     /// A `reqwest::Client` with this builder's settings, `policy` and `tls`.
     fn reqwest_client(
         &self,
@@ -630,6 +672,26 @@ mod tests {
     use crate::http::redact::{dropped_query_values, redact, scrub};
     use crate::http::registry_error;
     use reqwest::StatusCode;
+
+    #[test]
+    fn an_injected_client_with_settings_it_would_ignore_is_refused() {
+        let http = || reqwest::Client::builder().build().unwrap();
+        let plain = Client::builder("r.example.com").http_client(http()).build();
+        assert!(plain.is_ok(), "{plain:?}");
+        let err = Client::builder("r.example.com")
+            .read_timeout(Duration::from_secs(5))
+            .user_agent("me")
+            .http1_only(true)
+            .http_client(http())
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, Error::Build(_)), "{err:?}");
+        let text = err.to_string();
+        for name in ["read_timeout", "user_agent", "http1_only"] {
+            assert!(text.contains(name), "{text}");
+        }
+        assert!(!text.contains("connect_timeout"), "{text}");
+    }
 
     #[test]
     fn client_and_error_are_send_sync() {

@@ -10,30 +10,38 @@
 //! ## Quick start
 //!
 //! ```no_run
-//! use dockreg::{Client, RepositoryName};
+//! use dockreg::{Client, RepositoryName, Tag};
 //! use futures::TryStreamExt;
 //!
 //! # async fn run() -> dockreg::Result<()> {
-//! let client = Client::builder("127.0.0.1:5000")          // loopback: https first, then plain http
-//!     .authenticator(dockreg::auth::DockerConfig::load()?) // docker/podman login credentials
+//! let client = Client::builder("127.0.0.1:5000")            // loopback: https first, then plain http
+//!     .authenticator(dockreg::auth::DockerConfig::load()?)   // docker/podman login credentials
 //!     .build()?;
 //! client.ping().await?;
-//! let repos: Vec<String> = client.catalog().try_collect().await?;   // follows Link pages
-//! let name: RepositoryName = "team/app".parse()?;                   // validated locally
-//! let tags: Vec<String> = client.tags(&name).try_collect().await?;
-//! let manifest = client.manifest(&name, &"v1".parse()?).await?;     // any schema, verified
-//! let digest = client.manifest_digest(&name, &"v1".parse()?).await?;
-//! let config = client.image_config(&name, &manifest).await?;
-//! println!("{digest} created {:?}", config.created);
+//! let repos: Vec<RepositoryName> = client.repositories().try_collect().await?; // follows Link pages
+//! let repo = client.repository("team/app")?;                 // validated before any request
+//! let tags: Vec<Tag> = repo.tags().try_collect().await?;
+//! let manifest = repo.manifest("v1").await?;                 // any schema, verified
+//! let digest = repo.manifest_digest("v1").await?;            // HEAD with the right Accept
+//! let config = repo.image_config(&manifest).await?;          // created, os, architecture
+//! println!("{digest} created {:?}; {} repositories, {} tags", config.created, repos.len(), tags.len());
 //! if let Some(layer) = manifest.layers().first() {
-//!     client.download_blob(&name, &layer.digest, "layer.tar.gz").await?; // verified, atomic
+//!     repo.download_blob(&layer.digest, "layer.tar.gz").await?; // verified, atomic
 //! }
+//!
+//! // A docker-style reference names the registry too.
+//! let reference: dockreg::Reference = "127.0.0.1:5000/team/app:v1".parse()?;
+//! let (repo, target) = client.repository_for(&reference)?;   // or Client::for_reference(&reference)
+//! let digest = repo.manifest_digest(&target).await?;
+//! # let _ = digest;
 //! # Ok(()) }
 //! ```
 //!
 //! ## Map
 //!
 //! - [`Client`] / [`ClientBuilder`]: one registry, cheap to clone.
+//! - [`Repository`]: one repository of it, the handle every per-repository
+//!   call hangs off ([`Client::repository`], [`Client::repository_for`]).
 //! - [`api`]: the endpoints, each an `impl Client` block.
 //! - [`auth`]: authenticators, the token flow, Docker credentials.
 //! - [`models`]: serde types of everything the registry sends.
@@ -41,6 +49,18 @@
 //! - [`reference`](mod@reference), [`digest`](mod@digest): validated value types.
 //! - [`http`]: the request pipeline: limits, retry, pagination, TLS.
 //! - [`Error`]: the one error type.
+//!
+//! ## reqwest in the API
+//!
+//! A few public items name [reqwest](https://docs.rs/reqwest) types: the
+//! `StatusCode` of [`Error::Registry`] and [`Error::status`], the
+//! `reqwest::Error` inside [`Error::Http`], the `HeaderMap` that
+//! [`auth::challenges_of`] reads, and the `reqwest::Client` that
+//! [`ClientBuilder::http_client`] injects. They are part of dockreg's API on
+//! purpose, and the crate re-exports the reqwest it was built with as
+//! [`dockreg::reqwest`](crate::reqwest), so a program names exactly those
+//! types without depending on a matching reqwest itself. A reqwest major
+//! upgrade is therefore a dockreg major version.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -52,6 +72,7 @@ mod error;
 pub mod http;
 pub mod models;
 pub mod reference;
+pub mod repository;
 pub mod retention;
 pub mod transfer;
 
@@ -60,6 +81,10 @@ pub use digest::Digest;
 pub use error::Error;
 pub use models::Manifest;
 pub use reference::{Reference, RepositoryName, Tag, TagOrDigest};
+pub use repository::Repository;
+/// The reqwest dockreg is built with (see the crate docs, "reqwest in the
+/// API").
+pub use reqwest;
 
 /// The crate's result type: `Result<T, dockreg::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

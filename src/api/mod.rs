@@ -1,5 +1,10 @@
 //! The registry's endpoints, one file per group, each an `impl Client` block.
 //!
+//! Every per-repository call below is also on the
+//! [`Repository`](crate::Repository) handle, which takes the name once and
+//! its inputs as `&str`, `Tag`, `Digest` or `Reference`
+//! ([`repository`](crate::repository) lists the calls).
+//!
 //! | group | calls |
 //! |---|---|
 //! | base | [`Client::ping`](crate::Client::ping) |

@@ -42,7 +42,9 @@ pub enum PushOutcome {
 /// and closed with the blob's digest.
 ///
 /// Dropping it without [`BlobUpload::finish`] or [`BlobUpload::cancel`]
-/// leaves the session for the registry to expire.
+/// (a transfer dropped half-way, a task aborted) cancels the session, best
+/// effort: a `DELETE` is sent from a task of the running tokio runtime, and
+/// without one the session is left for the registry to expire.
 pub struct BlobUpload {
     client: Client,
     name: RepositoryName,
@@ -58,6 +60,25 @@ pub struct BlobUpload {
     /// sha256 until [`BlobUpload::push_stream`] is given a digest of
     /// another algorithm before any byte was sent.
     hasher: Option<Hasher>,
+    /// Committed or cancelled: nothing to clean up when dropped.
+    closed: bool,
+}
+
+impl Drop for BlobUpload {
+    fn drop(&mut self) {
+        if self.closed {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let request =
+            Request::new(Method::DELETE, self.location.clone()).scope(Scope::push(&self.name));
+        let client = self.client.clone();
+        runtime.spawn(async move {
+            let _ = client.send(request).await;
+        });
+    }
 }
 
 impl fmt::Debug for BlobUpload {
@@ -130,6 +151,7 @@ impl Client {
             sent: 0,
             min_chunk: chunk_min_length(response.headers()),
             hasher: Some(Hasher::new(crate::digest::Algorithm::Sha256)),
+            closed: false,
         };
         Ok((status, upload))
     }
@@ -151,8 +173,14 @@ impl Client {
         let request = Request::new(Method::POST, url)
             .scope(Scope::push(name))
             .scope(Scope::pull(from));
-        let (status, upload) = self.open_upload(name, request).await?;
-        Ok((status != StatusCode::CREATED).then_some(upload))
+        let (status, mut upload) = self.open_upload(name, request).await?;
+        if status == StatusCode::CREATED {
+            // Mounted: the Location is the blob itself, not a session, and
+            // must never be sent a DELETE.
+            upload.closed = true;
+            return Ok(None);
+        }
+        Ok(Some(upload))
     }
 
     /// Pushes a blob held in memory: nothing when the registry already has it
@@ -441,7 +469,7 @@ impl BlobUpload {
     }
 
     /// Closes the upload, sending `last` as the final piece.
-    async fn finish_with(self, last: Bytes, digest: &Digest) -> Result<()> {
+    async fn finish_with(mut self, last: Bytes, digest: &Digest) -> Result<()> {
         let mut url = self.location.clone();
         url.query_pairs_mut().append_pair("digest", digest.as_str());
         let what = format!("PUT {}", redact(&url));
@@ -452,6 +480,8 @@ impl BlobUpload {
             request.body(last, OCTET_STREAM)
         };
         let response = self.client.send(request).await?;
+        // Committed: the session URL is gone, nothing to cancel when dropped.
+        self.closed = true;
         // A registry names a blob by its own algorithm (distribution answers
         // a sha512 upload with its sha256): only a digest of the algorithm
         // the bytes were hashed with can be compared.
@@ -470,7 +500,8 @@ impl BlobUpload {
     }
 
     /// Abandons the upload (`DELETE` on its URL).
-    pub async fn cancel(self) -> Result<()> {
+    pub async fn cancel(mut self) -> Result<()> {
+        self.closed = true;
         self.client
             .send(
                 Request::new(Method::DELETE, self.location.clone()).scope(Scope::push(&self.name)),

@@ -16,7 +16,7 @@ use crate::Result;
 /// [`Error::Protocol`]: following it would send the next request, and the
 /// credentials that go with it, somewhere the caller never chose.
 ///
-/// Errors name URLs as [`redact`] shows them (no credentials, no query
+/// Errors name URLs as `redact` shows them (no credentials, no query
 /// parameters but the API's own) and the registry's text escaped and cut
 /// short.
 pub fn next_link(headers: &HeaderMap, request_url: &Url) -> Result<Option<Url>> {

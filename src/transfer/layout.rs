@@ -5,16 +5,16 @@
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
-use futures::{StreamExt, TryStreamExt};
-
-use super::copy::{CopyOptions, CopyReport, Platforms};
+use super::copy::{CopyReport, Platforms};
+use super::engine::{copy, LayoutImage, RegistryImage, TransferOptions};
 use crate::api::{persist_beside, temp_beside};
 use crate::client::Client;
 use crate::digest::{Algorithm, Digest, Verifier, VerifyingStream};
 use crate::error::Error;
+use crate::http::Limits;
 use crate::models::{Descriptor, ImageIndex, Manifest, ManifestBody};
 use crate::reference::{RepositoryName, TagOrDigest};
-use crate::transfer::copy::{BlobRef, BlobSource, Resolved};
+use crate::transfer::copy::Resolved;
 use crate::Result;
 
 /// The annotation that names an image in a layout's `index.json`.
@@ -223,7 +223,7 @@ impl OciLayout {
     /// Where a blob is to be written: its path, with the directory of its
     /// algorithm (`blobs/sha512/`, ...) created when missing; refused when
     /// `blobs/` or that directory is a symlink.
-    fn blob_destination(&self, digest: &Digest) -> Result<PathBuf> {
+    pub(crate) fn blob_destination(&self, digest: &Digest) -> Result<PathBuf> {
         self.make_blob_dirs(digest.algorithm())?;
         self.blob_file(digest)
     }
@@ -415,7 +415,7 @@ pub struct PullReport {
 }
 
 /// Refuses what an OCI layout cannot hold: a schema 1 manifest.
-fn check_storable(manifest: &Manifest, what: &str) -> Result<()> {
+pub(super) fn check_storable(manifest: &Manifest, what: &str) -> Result<()> {
     if let ManifestBody::Schema1 { .. } = manifest.body() {
         return Err(Error::protocol(
             what,
@@ -425,11 +425,43 @@ fn check_storable(manifest: &Manifest, what: &str) -> Result<()> {
     Ok(())
 }
 
+impl OciLayout {
+    /// The image `ref_name` names in `index.json` (or its only image), with
+    /// an index's children, every file checked against its descriptor and
+    /// bounded by `limits`.
+    pub(crate) fn resolve(&self, ref_name: Option<&str>, limits: &Limits) -> Result<Resolved> {
+        let what = format!("the image in {}", self.root().display());
+        let top = self.read_manifest(&self.find(ref_name)?, limits.manifest)?;
+        let images = if top.is_index() {
+            let children = top.manifests();
+            let most = limits.index_children;
+            if children.len() as u64 > most {
+                return Err(Error::TooLarge {
+                    what: format!("{what}: an index of {} manifests", children.len()),
+                    limit: most,
+                });
+            }
+            children
+                .iter()
+                .map(|child| self.read_manifest(child, limits.manifest))
+                .collect::<Result<Vec<_>>>()?
+        } else {
+            vec![top.clone()]
+        };
+        // A layout cannot hold schema 1; one that does anyway is refused.
+        for image in &images {
+            check_storable(image, &what)?;
+        }
+        Ok(Resolved { top, images })
+    }
+}
+
 impl Client {
     /// Downloads an image into an OCI layout: every blob verified (those the
     /// layout has are skipped), then its manifest, recorded in `index.json`
     /// under `ref_name`. For an index, [`Platforms::All`] keeps the whole
-    /// index, [`Platforms::One`] only that platform's manifest.
+    /// index, [`Platforms::One`] only that platform's manifest. This is
+    /// [`copy`](super::copy) from a [`RegistryImage`] to a [`LayoutImage`].
     pub async fn pull_to_layout(
         &self,
         name: &RepositoryName,
@@ -439,52 +471,30 @@ impl Client {
         platforms: &Platforms,
         concurrency: usize,
     ) -> Result<PullReport> {
-        let what = format!("pull of {name}:{reference}");
-        let resolved = self.resolve_images(name, reference, platforms).await?;
-        for image in &resolved.images {
-            check_storable(image, &what)?;
-        }
-        let blobs = resolved.blobs();
-        let mut report = PullReport::default();
-        let results: Vec<Option<u64>> = futures::stream::iter(blobs)
-            .map(|BlobRef { digest, size }| async move {
-                if layout.has_blob(&digest) {
-                    return Ok(None);
-                }
-                let path = layout.blob_destination(&digest)?;
-                self.download_blob_with(name, &digest, size, &path, |_, _| {})
-                    .await
-                    .map(Some)
-            })
-            .buffer_unordered(concurrency.max(1))
-            .try_collect()
-            .await?;
-        for r in results {
-            match r {
-                Some(bytes) => {
-                    report.blobs_downloaded += 1;
-                    report.bytes_downloaded += bytes;
-                }
-                None => report.blobs_existing += 1,
-            }
-        }
-        for image in &resolved.images {
-            layout.write_blob(image.bytes())?;
-        }
-        let top = &resolved.top;
-        let digest = layout.write_blob(top.bytes())?;
-        let descriptor =
-            Descriptor::new(top.media_type(), digest.clone(), top.bytes().len() as u64);
-        layout.add_manifest(descriptor, ref_name)?;
-        report.digest = Some(digest);
-        Ok(report)
+        let options = TransferOptions::default()
+            .platforms(platforms.clone())
+            .concurrency(concurrency);
+        let target = LayoutImage::new(layout, ref_name).sync(self.sync_downloads());
+        let report = copy(
+            &RegistryImage::new(self, name, reference),
+            &target,
+            &options,
+        )
+        .await?;
+        Ok(PullReport {
+            digest: report.digest,
+            blobs_downloaded: report.blobs_uploaded,
+            blobs_existing: report.blobs_existing,
+            bytes_downloaded: report.bytes_uploaded,
+        })
     }
 
     /// Pushes the image named `ref_name` in a layout (or its only image) to
     /// `name:reference`: blobs the registry lacks are uploaded from their
     /// files (streamed, verified against their digests before the upload
     /// commits), then child manifests by digest and the top manifest with
-    /// its exact bytes. Returns what was pushed.
+    /// its exact bytes. Returns what was pushed. This is
+    /// [`copy`](super::copy) from a [`LayoutImage`] to a [`RegistryImage`].
     pub async fn push_from_layout(
         &self,
         layout: &OciLayout,
@@ -493,36 +503,12 @@ impl Client {
         reference: &TagOrDigest,
         concurrency: usize,
     ) -> Result<CopyReport> {
-        let what = format!("push of {} to {name}", layout.root().display());
-        let limit = self.limits().manifest;
-        let top = layout.read_manifest(&layout.find(ref_name)?, limit)?;
-        let images = if top.is_index() {
-            let children = top.manifests();
-            let most = self.limits().index_children;
-            if children.len() as u64 > most {
-                return Err(Error::TooLarge {
-                    what: format!("{what}: an index of {} manifests", children.len()),
-                    limit: most,
-                });
-            }
-            children
-                .iter()
-                .map(|child| layout.read_manifest(child, limit))
-                .collect::<Result<Vec<_>>>()?
-        } else {
-            vec![top.clone()]
-        };
-        for image in &images {
-            check_storable(image, &what)?;
-        }
-        let resolved = Resolved { top, images };
-        let options = CopyOptions::default().concurrency(concurrency);
-        self.write_image(
-            name,
-            reference,
-            &resolved,
-            BlobSource::Layout(layout),
-            &options,
+        let source = LayoutImage::new(layout, ref_name).limits(*self.limits());
+        let target = RegistryImage::new(self, name, reference);
+        copy(
+            &source,
+            &target,
+            &TransferOptions::default().concurrency(concurrency),
         )
         .await
     }

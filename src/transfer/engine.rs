@@ -1,0 +1,577 @@
+//! The transfer engine: [`copy`], its ends, options, events and report.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use serde::Serialize;
+
+use super::copy::{BlobRef, Platforms, Resolved};
+use super::layout::OciLayout;
+use crate::api::DEFAULT_CHUNK_SIZE;
+use crate::client::Client;
+use crate::digest::Digest;
+use crate::error::Error;
+use crate::http::Limits;
+use crate::models::Descriptor;
+use crate::reference::{RepositoryName, TagOrDigest};
+use crate::Result;
+
+/// What happened to one blob, or to the image, as a transfer runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A blob the target lacks starts to move (`size` when the manifest
+    /// says it).
+    BlobStarted {
+        /// The blob.
+        digest: Digest,
+        /// Its size, from the manifest.
+        size: Option<u64>,
+    },
+    /// Bytes of a blob have moved: `done` in all so far, of `size`.
+    Progress {
+        /// The blob.
+        digest: Digest,
+        /// Bytes moved so far.
+        done: u64,
+        /// Its size, when known.
+        size: Option<u64>,
+    },
+    /// The blob was mounted from the source repository: no bytes moved.
+    Mounted {
+        /// The blob.
+        digest: Digest,
+    },
+    /// The target already had the blob: nothing moved.
+    Skipped {
+        /// The blob.
+        digest: Digest,
+    },
+    /// The blob's bytes arrived whole and verified.
+    BlobDone {
+        /// The blob.
+        digest: Digest,
+        /// Bytes moved.
+        bytes: u64,
+    },
+    /// The manifests were written; the image is at the target.
+    Done {
+        /// The digest of the manifest written under the target's reference.
+        digest: Digest,
+    },
+}
+
+/// Hears the [`Event`]s of a transfer, from the tasks that move the blobs
+/// (so it must be cheap and must not block). Any `Fn(&Event) + Send +
+/// Sync` is one.
+pub trait Observer: Send + Sync {
+    /// Called with each event.
+    fn event(&self, event: &Event);
+}
+
+impl<F: Fn(&Event) + Send + Sync> Observer for F {
+    fn event(&self, event: &Event) {
+        self(event)
+    }
+}
+
+/// Settings of a transfer ([`copy`], [`Client::copy_image`],
+/// [`Client::pull_to_layout`], [`Client::push_from_layout`]).
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct TransferOptions {
+    /// Which platforms of an index to move (default: all).
+    pub platforms: Platforms,
+    /// Blobs moved at once (default 4).
+    pub concurrency: usize,
+    /// Size of each upload chunk; memory holds about `concurrency` of them
+    /// (default [`DEFAULT_CHUNK_SIZE`]).
+    pub chunk_size: usize,
+    /// Hears what happens (default: nobody).
+    pub observer: Option<Arc<dyn Observer>>,
+}
+
+impl fmt::Debug for TransferOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransferOptions")
+            .field("platforms", &self.platforms)
+            .field("concurrency", &self.concurrency)
+            .field("chunk_size", &self.chunk_size)
+            .field("observer", &self.observer.as_ref().map(|_| "..."))
+            .finish()
+    }
+}
+
+impl Default for TransferOptions {
+    fn default() -> Self {
+        TransferOptions {
+            platforms: Platforms::All,
+            concurrency: 4,
+            chunk_size: DEFAULT_CHUNK_SIZE,
+            observer: None,
+        }
+    }
+}
+
+impl TransferOptions {
+    /// Moves only `platform` of an index.
+    pub fn platform(mut self, platform: crate::models::Platform) -> Self {
+        self.platforms = Platforms::One(platform);
+        self
+    }
+
+    /// Which platforms of an index to move.
+    pub fn platforms(mut self, platforms: Platforms) -> Self {
+        self.platforms = platforms;
+        self
+    }
+
+    /// Blobs moved at once (at least 1).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// Size of each upload chunk (at least 1 byte; the registry's minimum
+    /// still applies).
+    pub fn chunk_size(mut self, bytes: usize) -> Self {
+        self.chunk_size = bytes.max(1);
+        self
+    }
+
+    /// Reports every [`Event`] to `observer`.
+    pub fn observer(mut self, observer: impl Observer + 'static) -> Self {
+        self.observer = Some(Arc::new(observer));
+        self
+    }
+
+    fn emit(&self, event: Event) {
+        if let Some(observer) = &self.observer {
+            observer.event(&event);
+        }
+    }
+}
+
+/// What a transfer did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct TransferReport {
+    /// The digest of the manifest written under the target's reference.
+    pub digest: Option<Digest>,
+    /// Manifests written (an index counts with its children).
+    pub manifests: usize,
+    /// Blobs whose bytes moved.
+    pub blobs_uploaded: usize,
+    /// Blobs mounted from the source repository (same registry).
+    pub blobs_mounted: usize,
+    /// Blobs the target already had.
+    pub blobs_existing: usize,
+    /// Bytes moved.
+    pub bytes_uploaded: u64,
+}
+
+/// A blob's bytes as a source yields them: verified against its digest as
+/// they pass (the stream ends with an error instead of its last chunk when
+/// they do not match).
+pub type BlobBytes = BoxStream<'static, Result<Bytes>>;
+
+/// How a blob reached the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Arrived {
+    /// Mounted from the source's repository: no bytes moved.
+    Mounted,
+    /// Its bytes moved, this many.
+    Copied(u64),
+}
+
+/// Where an image comes from: it names the image (its reference is its
+/// own), reads its manifests, and yields its blobs verified.
+#[async_trait]
+pub trait Source: Send + Sync {
+    /// The image, for messages (`HOST/NAME:TAG`, `oci:DIR:NAME`).
+    fn describe(&self) -> String;
+    /// The manifest to write under the target's reference and the image
+    /// manifests whose blobs go along, as `platforms` picks them.
+    async fn resolve(&self, platforms: &Platforms) -> Result<Resolved>;
+    /// A blob's bytes, verified as they stream. A source that can tell a
+    /// bad blob before the first byte (a layout's file) refuses it here.
+    async fn blob(&self, blob: &BlobRef) -> Result<BlobBytes>;
+    /// The registry repository the blobs are in, for a target on the same
+    /// registry to mount from. `None` (the default) for other sources.
+    fn repository(&self) -> Option<(&Client, &RepositoryName)> {
+        None
+    }
+}
+
+/// Where an image goes: it stores blobs and then the manifests, under its
+/// own reference.
+#[async_trait]
+pub trait Target: Send + Sync {
+    /// The destination, for messages.
+    fn describe(&self) -> String;
+    /// Refuses what this target cannot hold, before anything moves (an OCI
+    /// layout refuses schema 1); `source` names where it comes from, for
+    /// the error. Accepts everything by default.
+    fn accepts(&self, image: &Resolved, source: &str) -> Result<()> {
+        let _ = (image, source);
+        Ok(())
+    }
+    /// Whether the target has the blob already.
+    async fn has_blob(&self, blob: &BlobRef) -> Result<bool>;
+    /// Stores a blob the target lacks, from `source`, calling `progress`
+    /// with the bytes moved so far; nothing of a blob that fails
+    /// verification is kept.
+    async fn put_blob(
+        &self,
+        blob: &BlobRef,
+        source: &dyn Source,
+        options: &TransferOptions,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<Arrived>;
+    /// Writes the manifests (an index's children first, by digest), every
+    /// blob being there; returns the digest written under the reference and
+    /// how many manifests were written.
+    async fn put_manifests(&self, image: &Resolved) -> Result<(Digest, usize)>;
+}
+
+/// Moves the image of `source` to `target`; see the [module](crate::transfer) docs.
+pub async fn copy(
+    source: &dyn Source,
+    target: &dyn Target,
+    options: &TransferOptions,
+) -> Result<TransferReport> {
+    let image = source.resolve(&options.platforms).await?;
+    target.accepts(&image, &source.describe())?;
+    let moved: Vec<Option<Arrived>> = futures::stream::iter(image.blobs())
+        .map(|blob| async move {
+            let digest = blob.digest.clone();
+            if target.has_blob(&blob).await? {
+                options.emit(Event::Skipped { digest });
+                return Ok(None);
+            }
+            options.emit(Event::BlobStarted {
+                digest: digest.clone(),
+                size: blob.size,
+            });
+            let progress = |done: u64| {
+                options.emit(Event::Progress {
+                    digest: digest.clone(),
+                    done,
+                    size: blob.size,
+                })
+            };
+            let arrived = target.put_blob(&blob, source, options, &progress).await?;
+            options.emit(match arrived {
+                Arrived::Mounted => Event::Mounted { digest },
+                Arrived::Copied(bytes) => Event::BlobDone { digest, bytes },
+            });
+            Ok::<_, Error>(Some(arrived))
+        })
+        .buffer_unordered(options.concurrency.max(1))
+        .try_collect()
+        .await?;
+    let mut report = TransferReport::default();
+    for arrived in moved {
+        match arrived {
+            None => report.blobs_existing += 1,
+            Some(Arrived::Mounted) => report.blobs_mounted += 1,
+            Some(Arrived::Copied(bytes)) => {
+                report.blobs_uploaded += 1;
+                report.bytes_uploaded += bytes;
+            }
+        }
+    }
+    let (digest, manifests) = target.put_manifests(&image).await?;
+    options.emit(Event::Done {
+        digest: digest.clone(),
+    });
+    report.digest = Some(digest);
+    report.manifests = manifests;
+    Ok(report)
+}
+
+/// Counts the bytes of a stream as they pass, for progress.
+fn counted<'a>(
+    bytes: BlobBytes,
+    progress: &'a (dyn Fn(u64) + Send + Sync),
+) -> impl futures::Stream<Item = Result<Bytes>> + Send + 'a {
+    let mut done = 0u64;
+    bytes.inspect_ok(move |chunk| {
+        done = done.saturating_add(chunk.len() as u64);
+        progress(done)
+    })
+}
+
+// ---------------------------------------------------------------------------
+// A registry repository
+// ---------------------------------------------------------------------------
+
+/// An image in a registry repository: `name:reference` through `client`.
+/// As a [`Source`] it is read; as a [`Target`] its blobs are uploaded (or
+/// mounted from a source on the same registry) and the manifests written
+/// under `reference`.
+#[derive(Debug, Clone, Copy)]
+pub struct RegistryImage<'a> {
+    client: &'a Client,
+    name: &'a RepositoryName,
+    reference: &'a TagOrDigest,
+}
+
+impl<'a> RegistryImage<'a> {
+    /// `name:reference` on `client`'s registry.
+    pub fn new(client: &'a Client, name: &'a RepositoryName, reference: &'a TagOrDigest) -> Self {
+        RegistryImage {
+            client,
+            name,
+            reference,
+        }
+    }
+}
+
+#[async_trait]
+impl Source for RegistryImage<'_> {
+    fn describe(&self) -> String {
+        format!("{}{}:{}", self.client.base_url(), self.name, self.reference)
+    }
+
+    async fn resolve(&self, platforms: &Platforms) -> Result<Resolved> {
+        self.client
+            .resolve_images(self.name, self.reference, platforms)
+            .await
+    }
+
+    async fn blob(&self, blob: &BlobRef) -> Result<BlobBytes> {
+        let stream = self
+            .client
+            .blob_stream_sized(self.name, &blob.digest, blob.size)
+            .await?;
+        Ok(stream.boxed())
+    }
+
+    fn repository(&self) -> Option<(&Client, &RepositoryName)> {
+        Some((self.client, self.name))
+    }
+}
+
+#[async_trait]
+impl Target for RegistryImage<'_> {
+    fn describe(&self) -> String {
+        Source::describe(self)
+    }
+
+    async fn has_blob(&self, blob: &BlobRef) -> Result<bool> {
+        self.client.blob_exists(self.name, &blob.digest).await
+    }
+
+    async fn put_blob(
+        &self,
+        blob: &BlobRef,
+        source: &dyn Source,
+        options: &TransferOptions,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<Arrived> {
+        let same_registry = source
+            .repository()
+            .filter(|(client, _)| client.base_url() == self.client.base_url());
+        let (upload, bytes) = match same_registry {
+            Some((_, from)) => match self
+                .client
+                .mount_blob(self.name, &blob.digest, from)
+                .await?
+            {
+                None => return Ok(Arrived::Mounted),
+                Some(upload) => (upload, source.blob(blob).await?),
+            },
+            // The source first: a blob it refuses opens no session.
+            None => {
+                let bytes = source.blob(blob).await?;
+                (self.client.start_upload(self.name).await?, bytes)
+            }
+        };
+        // The source verifies its bytes as they pass.
+        let (_, size) = upload
+            .trusting_source()
+            .push_stream(
+                counted(bytes, progress),
+                Some(&blob.digest),
+                options.chunk_size,
+            )
+            .await?;
+        Ok(Arrived::Copied(size))
+    }
+
+    async fn put_manifests(&self, image: &Resolved) -> Result<(Digest, usize)> {
+        for child in image.children() {
+            let digest = TagOrDigest::Digest(child.digest()?);
+            self.client.put_manifest(self.name, &digest, child).await?;
+        }
+        let digest = self
+            .client
+            .put_manifest(self.name, self.reference, &image.top)
+            .await?;
+        Ok((digest, image.children().len() + 1))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// An OCI layout
+// ---------------------------------------------------------------------------
+
+/// An image in an OCI layout directory, named in `index.json` by
+/// `ref_name` (`None`: its only image, as a source; no name, as a target).
+/// Manifests read from it are bounded by [`Limits`] (the defaults unless
+/// [`LayoutImage::limits`] says otherwise).
+#[derive(Debug, Clone)]
+pub struct LayoutImage<'a> {
+    layout: &'a OciLayout,
+    ref_name: Option<&'a str>,
+    limits: Limits,
+    sync: bool,
+}
+
+impl<'a> LayoutImage<'a> {
+    /// The image `ref_name` of `layout`.
+    pub fn new(layout: &'a OciLayout, ref_name: Option<&'a str>) -> Self {
+        LayoutImage {
+            layout,
+            ref_name,
+            limits: Limits::default(),
+            sync: false,
+        }
+    }
+
+    /// Bounds what is read from the layout (manifest sizes, index children).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Makes each blob durable (fsync of its directory) once written, as
+    /// [`ClientBuilder::sync_downloads`](crate::ClientBuilder::sync_downloads)
+    /// does for a download.
+    pub fn sync(mut self, sync: bool) -> Self {
+        self.sync = sync;
+        self
+    }
+}
+
+#[async_trait]
+impl Source for LayoutImage<'_> {
+    fn describe(&self) -> String {
+        match self.ref_name {
+            Some(name) => format!("oci:{}:{name}", self.layout.root().display()),
+            None => format!("oci:{}", self.layout.root().display()),
+        }
+    }
+
+    async fn resolve(&self, platforms: &Platforms) -> Result<Resolved> {
+        let _ = platforms;
+        self.layout.resolve(self.ref_name, &self.limits)
+    }
+
+    async fn blob(&self, blob: &BlobRef) -> Result<BlobBytes> {
+        let stream = self
+            .layout
+            .blob_file_stream(&blob.digest, blob.size)
+            .await?;
+        Ok(stream.boxed())
+    }
+}
+
+#[async_trait]
+impl Target for LayoutImage<'_> {
+    fn describe(&self) -> String {
+        Source::describe(self)
+    }
+
+    fn accepts(&self, image: &Resolved, source: &str) -> Result<()> {
+        let what = format!("copy of {source} to {}", Target::describe(self));
+        image
+            .images
+            .iter()
+            .try_for_each(|m| super::layout::check_storable(m, &what))
+    }
+
+    async fn has_blob(&self, blob: &BlobRef) -> Result<bool> {
+        Ok(self.layout.has_blob(&blob.digest))
+    }
+
+    async fn put_blob(
+        &self,
+        blob: &BlobRef,
+        source: &dyn Source,
+        _options: &TransferOptions,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<Arrived> {
+        let path = self.layout.blob_destination(&blob.digest)?;
+        let bytes = match source.repository() {
+            // A registry blob downloads as a file does: resumed when the
+            // connection breaks, renamed into place once verified.
+            Some((client, name)) => {
+                client
+                    .download_blob_with(name, &blob.digest, blob.size, &path, |done, _| {
+                        progress(done)
+                    })
+                    .await?
+            }
+            None => write_verified(source.blob(blob).await?, &path, self.sync, progress).await?,
+        };
+        Ok(Arrived::Copied(bytes))
+    }
+
+    async fn put_manifests(&self, image: &Resolved) -> Result<(Digest, usize)> {
+        for m in &image.images {
+            self.layout.write_blob(m.bytes())?;
+        }
+        let top = &image.top;
+        let digest = self.layout.write_blob(top.bytes())?;
+        let descriptor =
+            Descriptor::new(top.media_type(), digest.clone(), top.bytes().len() as u64);
+        self.layout.add_manifest(descriptor, self.ref_name)?;
+        Ok((digest, image.children().len() + 1))
+    }
+}
+
+/// Writes a verified stream to a temporary file beside `path` and renames
+/// it into place only when the stream ended without error (so verified).
+async fn write_verified(
+    bytes: BlobBytes,
+    path: &Path,
+    sync: bool,
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> Result<u64> {
+    use tokio::io::AsyncWriteExt;
+    let io = |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let dest = path.to_owned();
+    let temp = tokio::task::spawn_blocking(move || crate::api::temp_beside(&dest))
+        .await
+        .map_err(|e| Error::protocol(path.display().to_string(), format!("task failed: {e}")))?
+        .map_err(io)?;
+    let (file, temp) = temp.into_parts();
+    let mut file = tokio::fs::File::from_std(file);
+    let mut stream = std::pin::pin!(counted(bytes, progress));
+    let mut written = 0u64;
+    while let Some(chunk) = stream.try_next().await? {
+        file.write_all(&chunk).await.map_err(io)?;
+        written += chunk.len() as u64;
+    }
+    file.flush().await.map_err(io)?;
+    if sync {
+        file.sync_all().await.map_err(io)?;
+    }
+    drop(file);
+    let dest = path.to_owned();
+    tokio::task::spawn_blocking(move || crate::api::persist_beside(temp, &dest, sync))
+        .await
+        .map_err(|e| Error::protocol(path.display().to_string(), format!("task failed: {e}")))??;
+    Ok(written)
+}

@@ -1,0 +1,37 @@
+//! The integration tests, one crate: the real-registry harness
+//! ([`registry`]), the wiremock helpers ([`mock`]) and the fault-injecting
+//! proxy ([`fault_proxy`]) compile once, and every group of tests is a
+//! module. Registry-backed tests fail, never pass, when the registry or a
+//! tool they need is missing (scripts/test installs them).
+
+mod fault_proxy;
+mod mock;
+mod registry;
+
+mod auth;
+mod auth_mock;
+mod base;
+mod blobs;
+mod catalog;
+mod copy;
+mod delete;
+mod examples_auth;
+mod faults;
+mod harness;
+mod hostile_bounds;
+mod hostile_creds;
+mod hostile_layout;
+mod hostile_numbers;
+mod hostile_pages;
+mod hostile_schema1;
+mod hostile_tls;
+mod http2;
+mod layout;
+mod manifests;
+mod props;
+mod proxy;
+mod repository;
+mod shedding;
+mod tags;
+mod transfer;
+mod uploads;
