@@ -1272,13 +1272,16 @@ impl Bench<'_> {
 // ===========================================================================
 
 /// The report of examples/report.rs: every tag, 16 at once, sorted by
-/// created then tag.
+/// created then tag; a tag that could not be read fails the run.
 async fn dockreg_report(
     client: &Client,
     name: &RepositoryName,
 ) -> dockreg::Result<Vec<dockreg::api::TagInfo>> {
     let platform = Platform::new("linux", "amd64");
-    client.tag_report(name, &platform, REPORT_CONCURRENCY).await
+    client
+        .tag_report(name, &platform, REPORT_CONCURRENCY)
+        .await?
+        .complete()
 }
 
 /// What the report must give for the seeded tags: (created, tag,

@@ -1,6 +1,7 @@
 //! Every tag of a repository with its digest and created date, sorted by
 //! created date: the report people write with curl and jq, fetched
-//! concurrently.
+//! concurrently. A tag that cannot be read is named on stderr, the others
+//! are printed, and the exit status is 1.
 //!
 //! ```text
 //! cargo run --release --example report -- 127.0.0.1:5000/team/app
@@ -17,7 +18,10 @@ const USAGE: &str =
     "usage: report HOST[:PORT]/NAME [--concurrency N] [--platform OS/ARCH[/VARIANT]] [--json]
   --concurrency N  tags fetched at once (default 16)
   --platform P     for multi-platform tags, whose config gives the date (default linux/amd64)
-plain output: one line per tag, `TAG DIGEST CREATED`, oldest first";
+plain output: one line per tag, `TAG DIGEST CREATED`, oldest first
+a tag that cannot be read (deleted since the listing, an unknown media type)
+is one `error: TAG: MESSAGE` line on stderr; the other tags are still printed,
+and the exit status is 1";
 
 fn main() -> ExitCode {
     let cli = Cli::parse(USAGE, &["--concurrency", "--platform"], &[]);
@@ -29,10 +33,11 @@ fn main() -> ExitCode {
     let platform: Platform = cli.parsed("--platform", Platform::new("linux", "amd64"));
     common::run(async move {
         let client = cli.client(reference.registry())?;
-        let rows = client
+        let report = client
             .tag_report(reference.repository(), &platform, concurrency)
             .await?;
-        for r in rows {
+        let total = report.rows.len() + report.errors.len();
+        for r in report.rows {
             if cli.json() {
                 common::print_json(&serde_json::json!({
                     "tag": r.tag,
@@ -49,6 +54,17 @@ fn main() -> ExitCode {
                     r.created.as_deref().unwrap_or("-")
                 );
             }
+        }
+        if !report.errors.is_empty() {
+            for failed in &report.errors {
+                eprintln!("error: {}", common::one_line(&failed.to_string()));
+            }
+            eprintln!(
+                "error: {} of {total} tags could not be read",
+                report.errors.len()
+            );
+            std::io::Write::flush(&mut std::io::stdout()).ok();
+            std::process::exit(1);
         }
         Ok(())
     })

@@ -45,6 +45,7 @@
 //! - [`api`]: the endpoints, each an `impl Client` block.
 //! - [`auth`]: authenticators, the token flow, Docker credentials.
 //! - [`models`]: serde types of everything the registry sends.
+//! - [`retention`]: which tags to keep and delete, as a plan, then applied.
 //! - [`reference`](mod@reference), [`digest`](mod@digest): validated value types.
 //! - [`http`]: the request pipeline: limits, retry, pagination, TLS.
 //! - [`Error`]: the one error type.
@@ -72,6 +73,7 @@ pub mod http;
 pub mod models;
 pub mod reference;
 pub mod repository;
+pub mod retention;
 pub mod transfer;
 
 pub use client::{Client, ClientBuilder};

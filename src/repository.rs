@@ -55,7 +55,7 @@ use bytes::Bytes;
 use futures::Stream;
 use url::Url;
 
-use crate::api::{BlobStream, BlobUpload, PushOutcome, TagInfo, DEFAULT_CHUNK_SIZE};
+use crate::api::{BlobStream, BlobUpload, PushOutcome, TagInfo, TagReport, DEFAULT_CHUNK_SIZE};
 use crate::client::Client;
 use crate::digest::Digest;
 use crate::error::Error;
@@ -737,17 +737,22 @@ impl Repository {
     }
 
     /// Every tag with its digest and created date, sorted oldest first
-    /// (then by tag; undated tags last); see [`Client::tag_report`].
+    /// (then by tag; undated tags last), and an error per tag that could
+    /// not be read; see [`Client::tag_report`].
     ///
     /// ```no_run
     /// # async fn run(repo: dockreg::Repository) -> dockreg::Result<()> {
     /// use dockreg::repository::ReportOptions;
-    /// for t in repo.tag_report(&ReportOptions::default().concurrency(16)).await? {
+    /// let report = repo.tag_report(&ReportOptions::default().concurrency(16)).await?;
+    /// for t in &report.rows {
     ///     println!("{} {} {}", t.tag, t.digest, t.created.as_deref().unwrap_or("-"));
+    /// }
+    /// for e in &report.errors {
+    ///     eprintln!("{e}");
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn tag_report(&self, options: &ReportOptions) -> Result<Vec<TagInfo>> {
+    pub async fn tag_report(&self, options: &ReportOptions) -> Result<TagReport> {
         self.client
             .tag_report(&self.name, &options.platform, options.concurrency)
             .await

@@ -8,7 +8,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use dockreg::auth::{Authenticator, Basic, DockerConfig};
+use dockreg::auth::{Authenticator, Basic, CredentialChain, CredentialSource};
 use dockreg::models::Platform;
 use dockreg::{Client, Reference};
 
@@ -190,9 +190,11 @@ impl Cli {
     }
 
     /// Where credentials come from, in the order of DESIGN: flags, the
-    /// environment, the Docker config. Reads the password from standard input
-    /// for `--password-stdin`.
+    /// environment, the Docker config ([`CredentialChain`]), with a line
+    /// saying which. Reads the password from standard input for
+    /// `--password-stdin`.
     pub fn credentials(&self) -> dockreg::Result<(Arc<dyn Authenticator>, String)> {
+        let mut chain = CredentialChain::builder();
         if let Some(username) = self.value("--username") {
             let mut password = String::new();
             std::io::stdin()
@@ -202,22 +204,14 @@ impl Cli {
                     source,
                 })?;
             let password = password.trim_end_matches(['\r', '\n']).to_owned();
-            let auth = Basic::new(username, password);
-            return Ok((Arc::new(auth), format!("user {username} (--username)")));
+            chain = chain.credentials(username, password);
         }
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        if let (Some(username), Some(password)) =
-            (env("REGISTRY_USERNAME"), env("REGISTRY_PASSWORD"))
-        {
-            let source = format!("user {username} (REGISTRY_USERNAME)");
-            return Ok((Arc::new(Basic::new(username, password)), source));
-        }
-        let config = DockerConfig::load()?;
-        let source = match config.path() {
-            Some(p) => format!("Docker config {}", p.display()),
-            None => "no credentials".to_owned(),
+        let chain = chain.build()?;
+        let source = match chain.source() {
+            CredentialSource::Explicit { username } => format!("user {username} (--username)"),
+            other => other.to_string(),
         };
-        Ok((Arc::new(config), source))
+        Ok((Arc::new(chain), source))
     }
 
     /// A client for `registry` (`HOST[:PORT]`) built from the common flags.
@@ -381,7 +375,9 @@ where
     }
 }
 
-fn one_line(s: &str) -> String {
+/// A message on one line: runs of whitespace, newlines included, become one
+/// space.
+pub fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

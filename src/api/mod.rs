@@ -58,5 +58,6 @@ impl Client {
 pub use blobs::BlobStream;
 pub(crate) use blobs::{persist_beside, temp_beside};
 pub(crate) use manifests::platform_entry;
-pub use report::TagInfo;
+pub(crate) use report::dated_entry;
+pub use report::{TagError, TagInfo, TagReport};
 pub use uploads::{BlobUpload, PushOutcome, DEFAULT_CHUNK_SIZE};

@@ -8,7 +8,7 @@ use futures::TryStreamExt;
 use crate::client::Client;
 use crate::digest::Digest;
 use crate::error::Error;
-use crate::models::Platform;
+use crate::models::{Descriptor, ImageConfig, Manifest, Platform};
 use crate::reference::{RepositoryName, Tag, TagOrDigest};
 use crate::Result;
 
@@ -46,22 +46,15 @@ impl Client {
         let manifest = self.manifest(name, &TagOrDigest::Tag(tag.clone())).await?;
         let digest = manifest.digest()?;
         let image = if manifest.is_index() {
-            let entry = manifest
-                .select_platform(platform)
-                .or_else(|| manifest.manifests().first())
-                .ok_or_else(|| {
-                    Error::protocol(format!("{name}:{tag}"), "an index without manifests")
-                })?;
+            let entry = dated_entry(&manifest, platform).ok_or_else(|| {
+                Error::protocol(format!("{name}:{tag}"), "an index without manifests")
+            })?;
             self.manifest(name, &TagOrDigest::Digest(entry.digest.clone()))
                 .await?
         } else {
             manifest.clone()
         };
-        let config = match self.image_config(name, &image).await {
-            Ok(config) => Some(config),
-            Err(Error::Decode { .. } | Error::TooLarge { .. } | Error::Protocol { .. }) => None,
-            Err(e) => return Err(e),
-        };
+        let config = self.image_config_if_any(name, &image).await?;
         Ok(TagInfo {
             tag: tag.to_string(),
             digest,
@@ -72,16 +65,41 @@ impl Client {
         })
     }
 
+    /// The image config of an image manifest, or `None` when its config is
+    /// not an image config (an artifact's, a schema 1 manifest without
+    /// history): what gives a tag its date.
+    pub(crate) async fn image_config_if_any(
+        &self,
+        name: &RepositoryName,
+        image: &Manifest,
+    ) -> Result<Option<ImageConfig>> {
+        match self.image_config(name, image).await {
+            Ok(config) => Ok(Some(config)),
+            Err(Error::Decode { .. } | Error::TooLarge { .. } | Error::Protocol { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Every tag of a repository with its digest and created date
-    /// ([`Client::tag_info`]), `concurrency` tags at a time, sorted oldest
-    /// first (then by tag; undated tags last).
+    /// ([`Client::tag_info`]), `concurrency` tags at a time.
+    ///
+    /// Only the tag listing failing fails the report. A tag that goes wrong
+    /// on its own (deleted since the listing, a media type nobody knows, a
+    /// manifest that does not verify) is one entry of
+    /// [`TagReport::errors`]; the other tags are still in
+    /// [`TagReport::rows`]. [`TagReport::complete`] turns that back into all
+    /// or nothing.
     ///
     /// ```no_run
     /// # async fn run(client: dockreg::Client) -> dockreg::Result<()> {
     /// let name: dockreg::RepositoryName = "team/app".parse()?;
     /// let platform = dockreg::models::Platform::new("linux", "amd64");
-    /// for t in client.tag_report(&name, &platform, 16).await? {
+    /// let report = client.tag_report(&name, &platform, 16).await?;
+    /// for t in &report.rows {
     ///     println!("{} {} {}", t.tag, t.digest, t.created.as_deref().unwrap_or("-"));
+    /// }
+    /// for e in &report.errors {
+    ///     eprintln!("{}: {}", e.tag, e.error);
     /// }
     /// # Ok(()) }
     /// ```
@@ -90,21 +108,81 @@ impl Client {
         name: &RepositoryName,
         platform: &Platform,
         concurrency: usize,
-    ) -> Result<Vec<TagInfo>> {
-        let mut rows: Vec<TagInfo> = self
+    ) -> Result<TagReport> {
+        let outcomes: Vec<(String, Result<TagInfo>)> = self
             .tags(name)
-            .and_then(|tag| async move { tag.parse::<Tag>() })
-            .map_ok(|tag| async move { self.tag_info(name, &tag, platform).await })
+            .map_ok(|tag| async move {
+                let info = match tag.parse::<Tag>() {
+                    Ok(parsed) => self.tag_info(name, &parsed, platform).await,
+                    Err(e) => Err(e),
+                };
+                Ok::<_, Error>((tag, info))
+            })
             .try_buffer_unordered(concurrency.max(1))
             .try_collect()
             .await?;
-        rows.sort_by(|a, b| {
+        let mut report = TagReport::default();
+        for (tag, outcome) in outcomes {
+            match outcome {
+                Ok(info) => report.rows.push(info),
+                Err(error) => report.errors.push(TagError { tag, error }),
+            }
+        }
+        report.rows.sort_by(|a, b| {
             (a.created_at.is_none(), a.created_at, &a.tag).cmp(&(
                 b.created_at.is_none(),
                 b.created_at,
                 &b.tag,
             ))
         });
-        Ok(rows)
+        report.errors.sort_by(|a, b| a.tag.cmp(&b.tag));
+        Ok(report)
+    }
+}
+
+/// The entry of an index whose image dates a tag: `platform`'s, else the
+/// first one. Shared by the report and [`retention`](crate::retention).
+pub(crate) fn dated_entry<'m>(index: &'m Manifest, platform: &Platform) -> Option<&'m Descriptor> {
+    index
+        .select_platform(platform)
+        .or_else(|| index.manifests().first())
+}
+
+/// What [`Client::tag_report`] found: a row per tag that could be read, an
+/// error per tag that could not.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct TagReport {
+    /// The tags read, sorted oldest first (then by tag; undated tags last).
+    pub rows: Vec<TagInfo>,
+    /// The tags that could not be read, sorted by tag.
+    pub errors: Vec<TagError>,
+}
+
+impl TagReport {
+    /// The rows when every tag was read, else the error of the first tag
+    /// (by name) that was not.
+    pub fn complete(self) -> Result<Vec<TagInfo>> {
+        match self.errors.into_iter().next() {
+            Some(failed) => Err(failed.error),
+            None => Ok(self.rows),
+        }
+    }
+}
+
+/// A tag [`Client::tag_report`] could not read, and why.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct TagError {
+    /// The tag as the listing named it.
+    pub tag: String,
+    /// What went wrong ([`Error::is_not_found`] for a tag deleted since the
+    /// listing).
+    pub error: Error,
+}
+
+impl std::fmt::Display for TagError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.tag, self.error)
     }
 }

@@ -135,11 +135,15 @@ struct HelperAnswer {
 impl DockerConfig {
     /// Loads the config from its usual places (see the type's docs).
     pub fn load() -> Result<DockerConfig> {
-        let env = |k: &str| {
-            std::env::var_os(k)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        };
+        DockerConfig::load_with(|key| std::env::var_os(key))
+    }
+
+    /// Loads the config from its usual places, reading the environment
+    /// (`REGISTRY_AUTH_FILE`, `DOCKER_CONFIG`, `HOME`, `XDG_RUNTIME_DIR`)
+    /// through `env` instead of the process's: what tests and programs that
+    /// keep their own environment use. An empty value counts as unset.
+    pub fn load_with(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result<DockerConfig> {
+        let env = |k: &str| env(k).filter(|v| !v.is_empty()).map(PathBuf::from);
         let candidates = [
             env("REGISTRY_AUTH_FILE"),
             env("DOCKER_CONFIG").map(|d| d.join("config.json")),

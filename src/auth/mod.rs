@@ -15,10 +15,12 @@
 //! | [`BearerToken`] | a token you already have, sent as is |
 //! | [`TokenFlow`] | the engine behind the first two: bearer token flow, OAuth2, token cache |
 //! | [`DockerConfig`] | credentials from `docker login` / `podman login`, credential helpers included |
+//! | [`CredentialChain`] | given credentials, else `REGISTRY_USERNAME` / `REGISTRY_PASSWORD`, else the Docker config per host |
 //!
 //! Credentials and tokens never print: [`Secret`] and [`Authorization`] show
 //! `<redacted>` in `Debug` and `Display`.
 
+mod chain;
 mod challenge;
 mod docker_config;
 mod scope;
@@ -31,6 +33,9 @@ use base64::Engine as _;
 use reqwest::header::HeaderValue;
 use url::Url;
 
+pub use chain::{
+    CredentialChain, CredentialChainBuilder, CredentialSource, PASSWORD_VAR, USERNAME_VAR,
+};
 pub use challenge::{challenges_of, parse_challenges, Challenge};
 pub use docker_config::DockerConfig;
 pub use scope::Scope;

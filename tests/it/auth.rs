@@ -28,7 +28,9 @@ use std::sync::Once;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use dockreg::auth::{Basic, Credential, DockerConfig, TokenFlow};
+use dockreg::auth::{
+    Basic, Credential, CredentialChain, CredentialSource, DockerConfig, TokenFlow,
+};
 use dockreg::http::RetryConfig;
 use dockreg::models::ErrorCode;
 use dockreg::{Client, Digest, Error, RepositoryName, TagOrDigest};
@@ -317,6 +319,83 @@ async fn htpasswd_skopeo_sees_the_same_tags_and_digest() {
     assert_eq!(inspected["Digest"], ours_digest.as_str());
     assert_eq!(inspected["Digest"], image.manifest_digest.as_str());
     assert_eq!(inspected["Layers"][0], image.layer_digest.as_str());
+}
+
+/// A `config.json` as `docker login HOST` writes it: the key is the
+/// registry host, `auth` is base64 of `user:password`.
+fn docker_login_config(dir: &Path, host: &str, user: &str, password: &str) {
+    let config = json!({"auths": {host: {"auth": b64(&format!("{user}:{password}"))}}});
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+}
+
+/// An environment of its own for a credential chain, the process's untouched.
+fn env_of(pairs: &[(&str, String)]) -> impl Fn(&str) -> Option<String> + Send + Sync + 'static {
+    let pairs: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    move |key| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+}
+
+#[tokio::test]
+async fn htpasswd_credential_chain_walks_flags_environment_and_docker_login() {
+    let Some(reg) = registry::shared_htpasswd() else {
+        return;
+    };
+    let alice = &reg.images().alice;
+    let dir = tempfile::tempdir().unwrap();
+    docker_login_config(dir.path(), &reg.host, "alice", "alice-pass");
+    let docker = dir.path().to_str().unwrap().to_owned();
+    let read = |chain: CredentialChain| {
+        let client = reg.client_builder().authenticator(chain).build().unwrap();
+        async move { manifest_digest(&client, alice).await }
+    };
+
+    // The Docker config alone: `docker login` credentials for this host.
+    let chain =
+        CredentialChain::from_env_with(env_of(&[("DOCKER_CONFIG", docker.clone())])).unwrap();
+    let config_path = dir.path().join("config.json");
+    assert_eq!(
+        chain.source(),
+        &CredentialSource::DockerConfig {
+            path: Some(config_path.clone())
+        }
+    );
+    assert_eq!(
+        chain.credential_for(&reg.host).await.unwrap(),
+        Some(Credential::password("alice", "alice-pass"))
+    );
+    assert_eq!(read(chain).await.unwrap(), alice.manifest_digest);
+
+    // The environment comes first: bob's password is wrong for alice...
+    let wrong = env_of(&[
+        ("DOCKER_CONFIG", docker.clone()),
+        ("REGISTRY_USERNAME", "alice".to_owned()),
+        ("REGISTRY_PASSWORD", "wrong".to_owned()),
+    ]);
+    let chain = CredentialChain::from_env_with(wrong).unwrap();
+    assert_eq!(chain.source().to_string(), "user alice (REGISTRY_USERNAME)");
+    let err = read(chain).await.unwrap_err();
+    assert!(err.is_unauthorized(), "{err:?}");
+
+    // ... and explicit credentials come before the environment.
+    let chain = CredentialChain::builder()
+        .credentials("alice", "alice-pass")
+        .env_with(env_of(&[
+            ("DOCKER_CONFIG", docker.clone()),
+            ("REGISTRY_USERNAME", "alice".to_owned()),
+            ("REGISTRY_PASSWORD", "wrong".to_owned()),
+        ]))
+        .build()
+        .unwrap();
+    assert_eq!(read(chain).await.unwrap(), alice.manifest_digest);
+
+    // A config that names another host: anonymous here, refused.
+    docker_login_config(dir.path(), "registry.example.com", "alice", "alice-pass");
+    let chain = CredentialChain::from_env_with(env_of(&[("DOCKER_CONFIG", docker)])).unwrap();
+    assert_eq!(chain.credential_for(&reg.host).await.unwrap(), None);
+    let err = read(chain).await.unwrap_err();
+    assert!(err.is_unauthorized(), "{err:?}");
 }
 
 // ---------------------------------------------------------------------------

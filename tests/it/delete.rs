@@ -340,3 +340,74 @@ async fn a_registry_with_deletion_disabled_says_how_to_enable_it() {
     listed.sort();
     assert_eq!(listed, ["v1", "v2"]);
 }
+
+#[tokio::test]
+async fn a_retention_plan_keeps_what_shares_a_kept_digest_and_apply_deletes_the_rest() {
+    use dockreg::retention::{Action, Policy};
+    let Some(reg) = registry::shared() else {
+        return;
+    };
+    let repo_name = "delete/retention";
+    // Every image is dated 2024-01-01: the newest first is by tag.
+    let first = push_image(reg, repo_name, "first", &["a1"]);
+    let second = push_image(reg, repo_name, "second", &["b1", "b2"]);
+    let client = reg.client();
+    let repo = name(repo_name);
+    let actions = |plan: &dockreg::retention::Plan| -> Vec<(String, Action)> {
+        plan.tags
+            .iter()
+            .map(|t| (t.tag.clone(), t.action))
+            .collect()
+    };
+
+    // Keep 2: b2 goes past the newest two, but shares b1's digest.
+    let plan = Policy::default()
+        .keep(2)
+        .plan(&client, &repo)
+        .await
+        .unwrap();
+    assert_eq!(
+        actions(&plan),
+        [
+            ("a1".to_owned(), Action::Keep),
+            ("b1".to_owned(), Action::Keep),
+            ("b2".to_owned(), Action::Keep)
+        ]
+    );
+    assert_eq!(
+        plan.tags[2].reason.to_string(),
+        "shares its digest with kept tag b1, though not among the newest 2"
+    );
+    assert!(plan.manifests.is_empty());
+    assert_eq!(plan.freed_bytes, 0);
+
+    // Keep 1: the second image goes with both its tags; its blobs are freed.
+    let policy = Policy::default().keep(1);
+    let plan = policy.plan(&client, &repo).await.unwrap();
+    assert_eq!(
+        actions(&plan),
+        [
+            ("a1".to_owned(), Action::Keep),
+            ("b1".to_owned(), Action::Delete),
+            ("b2".to_owned(), Action::Delete)
+        ]
+    );
+    assert_eq!(plan.manifests, std::slice::from_ref(&second.manifest));
+    let config = client.blob_size(&repo, &second.config).await.unwrap();
+    let layer = client.blob_size(&repo, &second.layer).await.unwrap();
+    assert_eq!(plan.freed_bytes, config.unwrap() + layer.unwrap());
+    assert_eq!(
+        tags_of(&client, &repo).await,
+        ["a1", "b1", "b2"],
+        "a plan deletes nothing"
+    );
+
+    policy.apply(&client, &plan).await.unwrap();
+    assert_eq!(tags_of(&client, &repo).await, ["a1"]);
+    assert!(client
+        .manifest(&repo, &by_digest(&first.manifest))
+        .await
+        .is_ok());
+    // Applying again: what is already gone counts as deleted.
+    policy.apply(&client, &plan).await.unwrap();
+}

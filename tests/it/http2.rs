@@ -91,7 +91,9 @@ fn exercise(client: &Client, repo: &str) -> usize {
         let report = client
             .tag_report(&name, &Platform::new("linux", "amd64"), 4)
             .await
-            .expect("tag report");
+            .expect("tag report")
+            .complete()
+            .expect("every tag read");
         assert_eq!(report.len(), 1, "{report:?}");
         assert_eq!(report[0].digest, pushed);
         assert_eq!(report[0].created.as_deref(), Some("2024-01-02T03:04:05Z"));

@@ -412,6 +412,8 @@ async fn tag_report_lists_every_tag_oldest_first() {
     let rows = client
         .tag_report(&name(&seeded.repo), &platform, 8)
         .await
+        .unwrap()
+        .complete()
         .unwrap();
     let mut expected: Vec<(String, String, String)> = seeded
         .entries
@@ -450,4 +452,144 @@ async fn tag_report_lists_every_tag_oldest_first() {
     assert_eq!(multi.digest, digest(&images.multi.index_digest));
     assert_eq!(multi.media_type, media_type::OCI_INDEX);
     assert_eq!(multi.platform.unwrap().architecture, "arm64");
+}
+
+// ---- a report with bad tags ---------------------------------------------
+
+const IMAGE_CONFIG: &[u8] = include_bytes!("../fixtures/image-config.json");
+
+/// A registry whose `team/app` lists `good`, `gone` (its manifest answers
+/// 404: deleted since the listing) and `odd` (a media type nobody knows).
+async fn registry_with_bad_tags() -> wiremock::MockServer {
+    let server = mock::server().await;
+    Mock::given(method("GET"))
+        .and(path("/v2/team/app/tags/list"))
+        .respond_with(mock::json(
+            200,
+            "application/json",
+            r#"{"name":"team/app","tags":["odd","good","gone"]}"#,
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v2/team/app/manifests/good"))
+        .respond_with(mock::json(200, media_type::DOCKER_MANIFEST_V2, DOCKER_V2))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v2/team/app/manifests/gone"))
+        .respond_with(mock::json(
+            404,
+            "application/json",
+            r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":null}]}"#,
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v2/team/app/manifests/odd"))
+        .respond_with(mock::json(
+            200,
+            "application/vnd.example.unheard-of+json",
+            r#"{"schemaVersion":7,"what":"nobody knows"}"#,
+        ))
+        .mount(&server)
+        .await;
+    let config_digest = "sha256:c6cbd5bb730263d531b241161f1ddabca3f9dca6ade21eb7b73b3792bda21a4e";
+    Mock::given(method("GET"))
+        .and(path(format!("/v2/team/app/blobs/{config_digest}")))
+        .respond_with(mock::json(200, "application/octet-stream", IMAGE_CONFIG))
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn tag_report_gives_one_error_row_per_bad_tag() {
+    let server = registry_with_bad_tags().await;
+    let client = mock::client(&server);
+    let platform = dockreg::models::Platform::new("linux", "amd64");
+    let report = client
+        .tag_report(&name("team/app"), &platform, 4)
+        .await
+        .expect("the listing worked: a report, whatever the tags");
+
+    let good: Vec<&str> = report.rows.iter().map(|r| r.tag.as_str()).collect();
+    assert_eq!(good, ["good"], "{report:?}");
+    let row = &report.rows[0];
+    assert_eq!(
+        row.digest,
+        Digest::sha256(DOCKER_V2),
+        "the good row is whole"
+    );
+    assert_eq!(
+        row.created.as_deref(),
+        Some("2026-11-23T17:19:11.370534263Z")
+    );
+
+    let failed: Vec<&str> = report.errors.iter().map(|e| e.tag.as_str()).collect();
+    assert_eq!(failed, ["gone", "odd"], "{report:?}");
+    assert!(
+        report.errors[0].error.is_not_found(),
+        "{:?}",
+        report.errors[0]
+    );
+    assert!(
+        !report.errors[1].error.is_not_found(),
+        "{:?}",
+        report.errors[1]
+    );
+
+    // All or nothing, for a caller that wants it: the first bad tag.
+    let err = report.complete().unwrap_err();
+    assert!(err.is_not_found(), "{err:?}");
+}
+
+#[tokio::test]
+async fn the_report_example_prints_good_rows_and_names_bad_tags_on_stderr() {
+    let Some(report) = registry::example("report") else {
+        return;
+    };
+    let server = registry_with_bad_tags().await;
+    let host = server.uri().trim_start_matches("http://").to_owned();
+    let repo = format!("{host}/team/app");
+    for json in [false, true] {
+        let mut args = vec![repo.as_str(), "--plain-http"];
+        if json {
+            args.push("--json");
+        }
+        let out = tokio::task::spawn_blocking({
+            let (report, args) = (
+                report.clone(),
+                args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>(),
+            );
+            move || {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                registry::run_example(&report, &args, &[], "")
+            }
+        })
+        .await
+        .unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert_eq!(out.status.code(), Some(1), "{stdout} {stderr}");
+        let digest = Digest::sha256(DOCKER_V2).to_string();
+        if json {
+            let line: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+            assert_eq!(line["tag"], "good");
+            assert_eq!(line["digest"], digest.as_str());
+        } else {
+            assert_eq!(
+                stdout.trim(),
+                format!("good {digest} 2026-11-23T17:19:11.370534263Z")
+            );
+        }
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 3, "{stderr}");
+        assert!(lines[0].starts_with("error: gone: "), "{stderr}");
+        assert!(lines[0].contains("MANIFEST_UNKNOWN"), "{stderr}");
+        assert!(lines[1].starts_with("error: odd: "), "{stderr}");
+        assert_eq!(lines[2], "error: 2 of 3 tags could not be read", "{stderr}");
+    }
 }

@@ -352,6 +352,8 @@ async fn tags_manifests_and_reports_through_the_handle() {
     let report = repo
         .tag_report(&ReportOptions::default().concurrency(2).platform(amd64))
         .await
+        .unwrap()
+        .complete()
         .unwrap();
     let names: Vec<&str> = report.iter().map(|t| t.tag.as_str()).collect();
     assert_eq!(names, ["v1", "v2", "v3"]);

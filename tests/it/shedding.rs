@@ -65,7 +65,8 @@ async fn report_lines(client: &Client, repo: &RepositoryName) -> dockreg::Result
     let platform = Platform::new("linux", "amd64");
     let rows = tokio::time::timeout(PATIENCE, client.tag_report(repo, &platform, 16))
         .await
-        .expect("the report hung")?;
+        .expect("the report hung")?
+        .complete()?;
     Ok(rows
         .iter()
         .map(|r| {
