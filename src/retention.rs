@@ -45,7 +45,7 @@ use crate::digest::Digest;
 use crate::error::Error;
 use crate::models::{Manifest, Platform};
 use crate::reference::{RepositoryName, TagOrDigest};
-use crate::transfer::copy::blobs_of;
+use crate::transfer::image::blobs_of;
 use crate::Result;
 
 /// An age, such as `30d`: a duration with the text it was written as.

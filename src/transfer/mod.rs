@@ -49,7 +49,7 @@
 
 mod calls;
 mod engine;
-mod image;
+pub(crate) mod image;
 pub mod layout;
 
 pub use calls::{CopyOptions, CopyReport, PullReport};
