@@ -90,9 +90,11 @@ fn main() -> ExitCode {
     }
     let dry_run = !cli.switch("--yes");
     common::run(async move {
-        let client = cli.client(reference.registry())?;
-        let name = reference.repository();
-        let plan = policy.plan(&client, name).await?;
+        let (repo, _) = cli
+            .client(reference.registry())?
+            .repository_for(&reference)?;
+        let name = repo.name();
+        let plan = policy.plan(&repo).await?;
 
         for t in &plan.tags {
             let action = match t.action {
@@ -119,7 +121,7 @@ fn main() -> ExitCode {
         }
 
         if !dry_run {
-            policy.apply(&client, &plan).await?;
+            policy.apply(&repo, &plan).await?;
         }
 
         let (tags_removed, tags_kept) = (plan.tags_removed(), plan.tags_kept());

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 use common::Cli;
 use dockreg::models::Platform;
+use dockreg::repository::ReportOptions;
 
 const USAGE: &str =
     "usage: report HOST[:PORT]/NAME [--concurrency N] [--platform OS/ARCH[/VARIANT]] [--json]
@@ -32,10 +33,13 @@ fn main() -> ExitCode {
     }
     let platform: Platform = cli.parsed("--platform", Platform::new("linux", "amd64"));
     common::run(async move {
-        let client = cli.client(reference.registry())?;
-        let report = client
-            .tag_report(reference.repository(), &platform, concurrency)
-            .await?;
+        let (repo, _) = cli
+            .client(reference.registry())?
+            .repository_for(&reference)?;
+        let options = ReportOptions::default()
+            .platform(platform)
+            .concurrency(concurrency);
+        let report = repo.tag_report(&options).await?;
         let total = report.rows.len() + report.errors.len();
         for r in report.rows {
             if cli.json() {

@@ -20,14 +20,14 @@
 //! use dockreg::retention::Policy;
 //!
 //! # async fn run(client: dockreg::Client) -> dockreg::Result<()> {
-//! let name: dockreg::RepositoryName = "team/app".parse()?;
+//! let repo = client.repository("team/app")?;
 //! let policy = Policy::default().keep(10).older_than("30d".parse()?).matching("pr-*");
-//! let plan = policy.plan(&client, &name).await?;
+//! let plan = policy.plan(&repo).await?;
 //! for t in &plan.tags {
 //!     println!("{} {} ({})", t.action, t.tag, t.reason);
 //! }
 //! println!("{} bytes freed", plan.freed_bytes);
-//! policy.apply(&client, &plan).await?;
+//! policy.apply(&repo, &plan).await?;
 //! # Ok(()) }
 //! ```
 
@@ -45,6 +45,7 @@ use crate::digest::Digest;
 use crate::error::Error;
 use crate::models::{Manifest, Platform};
 use crate::reference::{RepositoryName, TagOrDigest};
+use crate::repository::Repository;
 use crate::transfer::image::blobs_of;
 use crate::Result;
 
@@ -411,7 +412,8 @@ impl Policy {
     /// Reads every tag of `name`, its manifest, date and blobs, and decides.
     /// Nothing is deleted. A policy with neither a keep rule nor an age is
     /// [`Error::Invalid`], before any request.
-    pub async fn plan(&self, client: &Client, name: &RepositoryName) -> Result<Plan> {
+    pub async fn plan(&self, repo: &Repository) -> Result<Plan> {
+        let (client, name) = (repo.client(), repo.name());
         if self.keep.is_none() && self.older_than.is_none() {
             return Err(Error::invalid(
                 "retention policy",
@@ -488,9 +490,18 @@ impl Policy {
 
     /// Deletes the plan's manifests, [`concurrency`](Policy::concurrency) at
     /// once. One already gone counts as deleted; the first other failure
-    /// (deletion disabled on the registry, say) stops and is returned.
-    pub async fn apply(&self, client: &Client, plan: &Plan) -> Result<()> {
-        let name = &plan.repository;
+    /// (deletion disabled on the registry, say) stops and is returned. A
+    /// plan made for another repository is [`Error::Invalid`], before any
+    /// request.
+    pub async fn apply(&self, repo: &Repository, plan: &Plan) -> Result<()> {
+        let (client, name) = (repo.client(), &plan.repository);
+        if name != repo.name() {
+            return Err(Error::invalid(
+                "retention plan",
+                name.as_str(),
+                format!("made for another repository than {}", repo.name()),
+            ));
+        }
         futures::stream::iter(&plan.manifests)
             .map(Ok)
             .try_for_each_concurrent(self.concurrency.max(1), |digest| async move {
@@ -819,7 +830,7 @@ mod tests {
         let client = Client::builder("127.0.0.1:9").build().unwrap();
         let err = Policy::default()
             .matching("*")
-            .plan(&client, &"a".parse().unwrap())
+            .plan(&client.repository("a").unwrap())
             .await
             .unwrap_err();
         assert!(matches!(err, Error::Invalid { .. }), "{err:?}");

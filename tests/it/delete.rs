@@ -363,7 +363,7 @@ async fn a_retention_plan_keeps_what_shares_a_kept_digest_and_apply_deletes_the_
     // Keep 2: b2 goes past the newest two, but shares b1's digest.
     let plan = Policy::default()
         .keep(2)
-        .plan(&client, &repo)
+        .plan(&client.repository(&repo).unwrap())
         .await
         .unwrap();
     assert_eq!(
@@ -383,7 +383,14 @@ async fn a_retention_plan_keeps_what_shares_a_kept_digest_and_apply_deletes_the_
 
     // Keep 1: the second image goes with both its tags; its blobs are freed.
     let policy = Policy::default().keep(1);
-    let plan = policy.plan(&client, &repo).await.unwrap();
+    let plan = policy
+        .plan(&client.repository(&repo).unwrap())
+        .await
+        .unwrap();
+    // A plan is for its own repository only.
+    let other = client.repository("retention/other").unwrap();
+    let err = policy.apply(&other, &plan).await.unwrap_err();
+    assert!(matches!(err, Error::Invalid { .. }), "{err:?}");
     assert_eq!(
         actions(&plan),
         [
@@ -402,12 +409,18 @@ async fn a_retention_plan_keeps_what_shares_a_kept_digest_and_apply_deletes_the_
         "a plan deletes nothing"
     );
 
-    policy.apply(&client, &plan).await.unwrap();
+    policy
+        .apply(&client.repository(&repo).unwrap(), &plan)
+        .await
+        .unwrap();
     assert_eq!(tags_of(&client, &repo).await, ["a1"]);
     assert!(client
         .manifest(&repo, &by_digest(&first.manifest))
         .await
         .is_ok());
     // Applying again: what is already gone counts as deleted.
-    policy.apply(&client, &plan).await.unwrap();
+    policy
+        .apply(&client.repository(&repo).unwrap(), &plan)
+        .await
+        .unwrap();
 }
