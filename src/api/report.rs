@@ -13,11 +13,11 @@ use crate::reference::{RepositoryName, Tag, TagOrDigest};
 use crate::Result;
 
 /// One tag of a repository, as [`Client::tag_report`] lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct TagInfo {
     /// The tag.
-    pub tag: String,
+    pub tag: Tag,
     /// The digest of the tag's manifest (of the index, for a multi-platform
     /// tag): what `docker pull` resolves the tag to.
     pub digest: Digest,
@@ -26,7 +26,8 @@ pub struct TagInfo {
     /// The image's created date as its config states it (for an index: the
     /// chosen platform's image), when it has one.
     pub created: Option<String>,
-    /// `created`, parsed.
+    /// `created`, parsed (not serialized: `created` says it).
+    #[serde(skip)]
     pub created_at: Option<SystemTime>,
     /// The platform of the image the date comes from.
     pub platform: Option<Platform>,
@@ -56,7 +57,7 @@ impl Client {
         };
         let config = self.image_config_if_any(name, &image).await?;
         Ok(TagInfo {
-            tag: tag.to_string(),
+            tag: tag.clone(),
             digest,
             media_type: manifest.media_type().to_owned(),
             created_at: config.as_ref().and_then(|c| c.created_at()),

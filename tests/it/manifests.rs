@@ -426,7 +426,7 @@ async fn tag_report_lists_every_tag_oldest_first() {
         .map(|r| {
             (
                 r.created.clone().unwrap(),
-                r.tag.clone(),
+                r.tag.to_string(),
                 r.digest.to_string(),
             )
         })
