@@ -125,11 +125,11 @@ impl Digest {
         if actual == *self {
             Ok(())
         } else {
-            Err(Error::DigestMismatch {
-                what: what.to_owned(),
-                expected: self.clone(),
+            Err(Error::digest_mismatch(
+                what.to_owned(),
+                self.clone(),
                 actual,
-            })
+            ))
         }
     }
 }
@@ -410,11 +410,7 @@ impl Verifier {
                 .ok_or_else(|| Error::protocol(&self.what, "the hashing thread failed"))?,
         };
         if actual != self.expected {
-            return Err(Error::DigestMismatch {
-                what: self.what,
-                expected: self.expected,
-                actual,
-            });
+            return Err(Error::digest_mismatch(self.what, self.expected, actual));
         }
         Ok(actual)
     }

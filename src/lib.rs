@@ -40,6 +40,16 @@
 //! - [`reference`](mod@reference), [`digest`](mod@digest): validated value types.
 //! - [`http`]: the request pipeline: limits, retry, pagination, TLS.
 //! - [`Error`]: the one error type.
+//!
+//! ## Features
+//!
+//! - `rustls` (default): TLS through rustls.
+//! - `native-tls`: TLS through the platform's library.
+//! - `tracing` (default): a `tracing` span per request attempt (target
+//!   `dockreg`, name `request`, with `method`, `url` without credentials or
+//!   query, `attempt` and `status`) and events for retries and back-off,
+//!   host pauses, token fetches, download resumes, mount fallbacks and
+//!   digest mismatches. No field carries a credential, a token or a query.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -51,6 +61,7 @@ mod error;
 pub mod http;
 pub mod models;
 pub mod reference;
+mod trace;
 pub mod transfer;
 
 pub use client::{Client, ClientBuilder};
