@@ -357,11 +357,14 @@ impl OciLayout {
         digest: &Digest,
         size: Option<u64>,
     ) -> Result<impl futures::Stream<Item = Result<bytes::Bytes>> + Send + 'static> {
-        let path = self.blob_file(digest)?;
+        // The path as shown; `blob_file` checks its directories off the
+        // runtime's threads.
+        let path = self.blob_path(digest);
         let what = path.display().to_string();
-        let checking = (path.clone(), digest.clone(), what.clone());
+        let checking = (self.clone(), digest.clone(), what.clone());
         let (file, len) = tokio::task::spawn_blocking(move || {
-            let (path, digest, what) = checking;
+            let (layout, digest, what) = checking;
+            let path = layout.blob_file(&digest)?;
             let (mut file, len) = open_regular(&path)?;
             check_size(&path, size, len)?;
             let mut verifier = Verifier::new(what, digest, Some(len));
@@ -380,16 +383,17 @@ impl OciLayout {
         })
         .await
         .map_err(|e| Error::protocol(&what, format!("the hashing task failed: {e}")))??;
-        let mut verifier = Verifier::new(what, digest.clone(), Some(len));
-        if len >= BACKGROUND_HASH_MIN {
-            verifier = verifier.in_background();
-        }
         use tokio::io::AsyncReadExt as _;
         let file = tokio::fs::File::from_std(file).take(len);
-        Ok(VerifyingStream::new(
+        let stream = VerifyingStream::new(
             Box::pin(file_stream(file, path)),
-            verifier,
-        ))
+            Verifier::new(what, digest.clone(), Some(len)),
+        );
+        Ok(if len >= BACKGROUND_HASH_MIN {
+            stream.in_background()
+        } else {
+            stream
+        })
     }
 
     /// A manifest the layout holds: its file checked against the
@@ -448,10 +452,17 @@ impl Client {
         let mut report = PullReport::default();
         let results: Vec<Option<u64>> = futures::stream::iter(blobs)
             .map(|BlobRef { digest, size }| async move {
-                if layout.has_blob(&digest) {
+                let known = digest.clone();
+                let path = off_runtime(layout, move |layout| {
+                    if layout.has_blob(&known) {
+                        return Ok(None);
+                    }
+                    layout.blob_destination(&known).map(Some)
+                })
+                .await?;
+                let Some(path) = path else {
                     return Ok(None);
-                }
-                let path = layout.blob_destination(&digest)?;
+                };
                 self.download_blob_with(name, &digest, size, &path, |_, _| {})
                     .await
                     .map(Some)
@@ -468,14 +479,28 @@ impl Client {
                 None => report.blobs_existing += 1,
             }
         }
-        for image in &resolved.images {
-            layout.write_blob(image.bytes())?;
-        }
         let top = &resolved.top;
-        let digest = layout.write_blob(top.bytes())?;
-        let descriptor =
-            Descriptor::new(top.media_type(), digest.clone(), top.bytes().len() as u64);
-        layout.add_manifest(descriptor, ref_name)?;
+        let manifests: Vec<bytes::Bytes> = resolved
+            .images
+            .iter()
+            .chain([top])
+            .map(|m| m.bytes().clone())
+            .collect();
+        let media_type = top.media_type().to_owned();
+        let ref_name = ref_name.map(str::to_owned);
+        let digest = off_runtime(layout, move |layout| {
+            let mut last = None;
+            for bytes in &manifests {
+                last = Some((layout.write_blob(bytes)?, bytes.len() as u64));
+            }
+            let (digest, size) = last.expect("the top manifest is written last");
+            layout.add_manifest(
+                Descriptor::new(&media_type, digest.clone(), size),
+                ref_name.as_deref(),
+            )?;
+            Ok(digest)
+        })
+        .await?;
         report.digest = Some(digest);
         Ok(report)
     }
@@ -495,23 +520,28 @@ impl Client {
     ) -> Result<CopyReport> {
         let what = format!("push of {} to {name}", layout.root().display());
         let limit = self.limits().manifest;
-        let top = layout.read_manifest(&layout.find(ref_name)?, limit)?;
-        let images = if top.is_index() {
+        let most = self.limits().index_children;
+        let ref_name = ref_name.map(str::to_owned);
+        let shown = what.clone();
+        let (top, images) = off_runtime(layout, move |layout| {
+            let top = layout.read_manifest(&layout.find(ref_name.as_deref())?, limit)?;
+            if !top.is_index() {
+                return Ok((top.clone(), vec![top]));
+            }
             let children = top.manifests();
-            let most = self.limits().index_children;
             if children.len() as u64 > most {
                 return Err(Error::TooLarge {
-                    what: format!("{what}: an index of {} manifests", children.len()),
+                    what: format!("{shown}: an index of {} manifests", children.len()),
                     limit: most,
                 });
             }
-            children
+            let images = children
                 .iter()
                 .map(|child| layout.read_manifest(child, limit))
-                .collect::<Result<Vec<_>>>()?
-        } else {
-            vec![top.clone()]
-        };
+                .collect::<Result<Vec<_>>>()?;
+            Ok((top, images))
+        })
+        .await?;
         for image in &images {
             check_storable(image, &what)?;
         }
@@ -526,6 +556,23 @@ impl Client {
         )
         .await
     }
+}
+
+/// Runs file work on a layout (reads, writes, fsync) on tokio's blocking
+/// threads, off the runtime's own.
+async fn off_runtime<T: Send + 'static>(
+    layout: &OciLayout,
+    work: impl FnOnce(&OciLayout) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let owned = layout.clone();
+    tokio::task::spawn_blocking(move || work(&owned))
+        .await
+        .map_err(|e| {
+            Error::protocol(
+                layout.root().display().to_string(),
+                format!("the file task failed: {e}"),
+            )
+        })?
 }
 
 /// A file as a stream of 1 MiB chunks.
