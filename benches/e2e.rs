@@ -1345,7 +1345,13 @@ impl Bench<'_> {
         let got: Vec<(String, String, String)> = got
             .expect("dockreg report")
             .into_iter()
-            .map(|r| (r.created.unwrap_or_default(), r.tag.to_string(), r.digest.to_string()))
+            .map(|r| {
+                (
+                    r.created.unwrap_or_default(),
+                    r.tag.to_string(),
+                    r.digest.to_string(),
+                )
+            })
             .collect();
         assert_eq!(got, expected, "dockreg report differs from the seeded tags");
         s

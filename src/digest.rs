@@ -125,11 +125,11 @@ impl Digest {
         if actual == *self {
             Ok(())
         } else {
-            Err(Error::DigestMismatch {
-                what: what.to_owned(),
-                expected: self.clone(),
+            Err(Error::digest_mismatch(
+                what.to_owned(),
+                self.clone(),
                 actual,
-            })
+            ))
         }
     }
 }
@@ -280,22 +280,17 @@ impl fmt::Debug for Hasher {
 /// Checks a body, fed in pieces, against an expected digest and (optionally)
 /// size. A body longer than its announced size is refused as soon as the
 /// extra byte arrives, so a lying registry cannot make us read forever.
+///
+/// Hashing happens on the caller's thread; a [`VerifyingStream`] can move
+/// it to a thread of its own ([`VerifyingStream::in_background`]).
 #[derive(Debug)]
 pub struct Verifier {
     what: String,
     expected: Digest,
     size: Option<u64>,
     seen: u64,
-    engine: Engine,
-}
-
-/// Where the hashing happens.
-#[derive(Debug)]
-enum Engine {
-    /// On the caller's thread.
-    Inline(Hasher),
-    /// On a thread of its own, a few chunks behind the caller.
-    Background(BackgroundHasher),
+    /// `None` while a [`VerifyingStream`]'s background hasher has the bytes.
+    hasher: Option<Hasher>,
 }
 
 /// Chunks the background hasher may trail behind by (about 6 MiB of blob
@@ -323,23 +318,11 @@ impl Verifier {
     pub fn new(what: impl Into<String>, expected: Digest, size: Option<u64>) -> Verifier {
         Verifier {
             what: what.into(),
-            engine: Engine::Inline(expected.algorithm().hasher()),
+            hasher: Some(expected.algorithm().hasher()),
             expected,
             size,
             seen: 0,
         }
-    }
-
-    /// Moves the hashing to a thread of its own, so that it overlaps with
-    /// receiving and writing (worth it for large bodies). Stays inline when
-    /// no thread can be started.
-    pub fn in_background(mut self) -> Verifier {
-        if matches!(self.engine, Engine::Inline(_)) && self.seen == 0 {
-            if let Ok(bg) = spawn_hasher(self.expected.algorithm()) {
-                self.engine = Engine::Background(bg);
-            }
-        }
-        self
     }
 
     fn count(&mut self, len: usize) -> Result<()> {
@@ -359,27 +342,15 @@ impl Verifier {
     /// Feeds a piece of the body; fails when the body grew past its size.
     pub fn update(&mut self, bytes: &[u8]) -> Result<()> {
         self.count(bytes.len())?;
-        match &mut self.engine {
-            Engine::Inline(h) => h.update(bytes),
-            Engine::Background(bg) => {
-                // A failed send means the thread panicked: finish() reports it.
-                bg.send(Bytes::copy_from_slice(bytes));
-            }
+        if let Some(h) = &mut self.hasher {
+            h.update(bytes);
         }
         Ok(())
     }
 
-    /// Like [`Verifier::update`], without copying the chunk when hashing in
-    /// the background.
+    /// Like [`Verifier::update`], for a chunk held as [`Bytes`].
     pub fn update_bytes(&mut self, bytes: &Bytes) -> Result<()> {
-        self.count(bytes.len())?;
-        match &mut self.engine {
-            Engine::Inline(h) => h.update(bytes),
-            Engine::Background(bg) => {
-                bg.send(bytes.clone());
-            }
-        }
-        Ok(())
+        self.update(bytes)
     }
 
     /// How many bytes were fed so far.
@@ -393,7 +364,15 @@ impl Verifier {
     }
 
     /// Ends the body: checks its size and digest.
-    pub fn finish(self) -> Result<Digest> {
+    pub fn finish(mut self) -> Result<Digest> {
+        let hasher = self.hasher.take();
+        let actual = hasher.map(Hasher::finish);
+        self.check(actual)
+    }
+
+    /// Checks the size and `actual`, the digest of the bytes fed (`None`:
+    /// the hashing failed).
+    fn check(self, actual: Option<Digest>) -> Result<Digest> {
         if let Some(size) = self.size {
             if self.seen != size {
                 return Err(Error::SizeMismatch {
@@ -403,18 +382,10 @@ impl Verifier {
                 });
             }
         }
-        let actual = match self.engine {
-            Engine::Inline(h) => h.finish(),
-            Engine::Background(bg) => bg
-                .finish()
-                .ok_or_else(|| Error::protocol(&self.what, "the hashing thread failed"))?,
-        };
+        let actual =
+            actual.ok_or_else(|| Error::protocol(&self.what, "the hashing thread failed"))?;
         if actual != self.expected {
-            return Err(Error::DigestMismatch {
-                what: self.what,
-                expected: self.expected,
-                actual,
-            });
+            return Err(Error::digest_mismatch(self.what, self.expected, actual));
         }
         Ok(actual)
     }
@@ -426,10 +397,19 @@ impl Verifier {
 /// and digest are checked and a mismatch is yielded as the stream's last item
 /// (an `Err`). A consumer that writes chunks somewhere must therefore treat
 /// the data as untrusted until the stream ended without error.
+///
+/// Nothing in it blocks: with [`VerifyingStream::in_background`] the chunks
+/// go to a hashing thread through a bounded async channel (the stream waits
+/// for room as any stream waits), and the digest comes back through a
+/// oneshot channel.
 pub struct VerifyingStream<S> {
     inner: S,
     verifier: Option<Verifier>,
     seen: u64,
+    /// The hashing thread, when hashing in the background.
+    background: Option<BackgroundHasher>,
+    /// The inner stream ended: waiting for the background digest.
+    ended: bool,
 }
 
 impl<S> VerifyingStream<S> {
@@ -439,12 +419,37 @@ impl<S> VerifyingStream<S> {
             inner,
             verifier: Some(verifier),
             seen: 0,
+            background: None,
+            ended: false,
         }
+    }
+
+    /// Moves the hashing to a thread of its own, a few chunks behind the
+    /// stream, so that it overlaps with receiving and writing (worth it for
+    /// large bodies). Stays inline when no thread can be started or the
+    /// verifier was fed already.
+    pub fn in_background(mut self) -> Self {
+        if let Some(verifier) = &mut self.verifier {
+            if self.background.is_none() && verifier.seen == 0 {
+                if let Ok(bg) = spawn_hasher(verifier.expected.algorithm()) {
+                    verifier.hasher = None;
+                    self.background = Some(bg);
+                }
+            }
+        }
+        self
     }
 
     /// Bytes that went through so far (all of them once the stream ended).
     pub fn bytes_seen(&self) -> u64 {
         self.seen
+    }
+
+    /// Ends the stream with `item`: nothing more is verified.
+    fn end(&mut self, item: Option<Result<Bytes>>) -> Poll<Option<Result<Bytes>>> {
+        self.verifier = None;
+        self.background = None;
+        Poll::Ready(item)
     }
 }
 
@@ -452,6 +457,7 @@ impl<S> fmt::Debug for VerifyingStream<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VerifyingStream")
             .field("verifier", &self.verifier)
+            .field("background", &self.background.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -464,24 +470,48 @@ where
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        let Some(verifier) = this.verifier.as_mut() else {
+        if this.verifier.is_none() {
             return Poll::Ready(None);
-        };
+        }
+        if let Some(bg) = &mut this.background {
+            if this.ended {
+                let actual = std::task::ready!(bg.poll_result(cx));
+                let verifier = this.verifier.take().expect("checked above");
+                this.background = None;
+                return match verifier.check(actual) {
+                    Ok(_) => Poll::Ready(None),
+                    Err(e) => Poll::Ready(Some(Err(e))),
+                };
+            }
+            // Room for the next chunk first, so that it is never held.
+            if !std::task::ready!(bg.poll_ready(cx)) {
+                let what = this.verifier.as_ref().map(|v| v.what.clone());
+                return this.end(Some(Err(Error::protocol(
+                    what.unwrap_or_default(),
+                    "the hashing thread failed",
+                ))));
+            }
+        }
+        let verifier = this.verifier.as_mut().expect("checked above");
         match Pin::new(&mut this.inner).poll_next(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some(Ok(chunk))) => match verifier.update_bytes(&chunk) {
                 Ok(()) => {
                     this.seen = verifier.bytes_seen();
+                    if let Some(bg) = &mut this.background {
+                        // A refused chunk means the thread ended: its
+                        // result says so at the end.
+                        bg.start_send(chunk.clone());
+                    }
                     Poll::Ready(Some(Ok(chunk)))
                 }
-                Err(e) => {
-                    this.verifier = None;
-                    Poll::Ready(Some(Err(e)))
-                }
+                Err(e) => this.end(Some(Err(e))),
             },
-            Poll::Ready(Some(Err(e))) => {
-                this.verifier = None;
-                Poll::Ready(Some(Err(e)))
+            Poll::Ready(Some(Err(e))) => this.end(Some(Err(e))),
+            Poll::Ready(None) if this.background.is_some() => {
+                this.ended = true;
+                // Polls the result (and registers the waker) at once.
+                Pin::new(this).poll_next(cx)
             }
             Poll::Ready(None) => {
                 let verifier = this.verifier.take().expect("checked above");
@@ -561,19 +591,33 @@ mod tests {
         assert!(matches!(v.finish(), Err(Error::DigestMismatch { .. })));
     }
 
-    #[test]
-    fn background_hashing_gives_the_same_answers() {
+    #[tokio::test]
+    async fn background_hashing_gives_the_same_answers() {
         let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
         let digest = Digest::sha256(&data);
-        let mut v = Verifier::new("x", digest.clone(), Some(data.len() as u64)).in_background();
-        for chunk in data.chunks(65_536) {
-            v.update_bytes(&Bytes::copy_from_slice(chunk)).unwrap();
-        }
-        assert_eq!(v.finish().unwrap(), digest);
+        let chunks = || {
+            stream::iter(
+                data.chunks(65_536)
+                    .map(|c| Ok(Bytes::copy_from_slice(c)))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let v = Verifier::new("x", digest.clone(), Some(data.len() as u64));
+        let s = VerifyingStream::new(chunks(), v).in_background();
+        assert!(s.background.is_some());
+        let items: Vec<_> = s.collect().await;
+        assert!(items.iter().all(Result::is_ok));
+        assert_eq!(items.len(), data.len().div_ceil(65_536));
 
-        let mut v = Verifier::new("x", digest, None).in_background();
-        v.update(&data[1..]).unwrap();
-        assert!(matches!(v.finish(), Err(Error::DigestMismatch { .. })));
+        let v = Verifier::new("x", Digest::sha256(b"other"), None);
+        let items: Vec<_> = VerifyingStream::new(chunks(), v)
+            .in_background()
+            .collect()
+            .await;
+        assert!(matches!(
+            items.last(),
+            Some(Err(Error::DigestMismatch { .. }))
+        ));
     }
 
     #[tokio::test]

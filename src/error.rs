@@ -356,6 +356,26 @@ impl Error {
         }
     }
 
+    /// [`Error::DigestMismatch`], reported as a `tracing` event too.
+    pub(crate) fn digest_mismatch(
+        what: impl Into<String>,
+        expected: Digest,
+        actual: Digest,
+    ) -> Error {
+        let what = what.into();
+        crate::trace::warning!(
+            what = %what,
+            expected = %expected,
+            actual = %actual,
+            "digest mismatch"
+        );
+        Error::DigestMismatch {
+            what,
+            expected,
+            actual,
+        }
+    }
+
     pub(crate) fn protocol(what: impl Into<String>, reason: impl Into<String>) -> Error {
         Error::Protocol {
             what: what.into(),

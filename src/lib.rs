@@ -61,6 +61,16 @@
 //! [`dockreg::reqwest`](crate::reqwest), so a program names exactly those
 //! types without depending on a matching reqwest itself. A reqwest major
 //! upgrade is therefore a dockreg major version.
+//!
+//! ## Features
+//!
+//! - `rustls` (default): TLS through rustls.
+//! - `native-tls`: TLS through the platform's library.
+//! - `tracing` (default): a `tracing` span per request attempt (target
+//!   `dockreg`, name `request`, with `method`, `url` without credentials or
+//!   query, `attempt` and `status`) and events for retries and back-off,
+//!   host pauses, token fetches, download resumes, mount fallbacks and
+//!   digest mismatches. No field carries a credential, a token or a query.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -74,6 +84,7 @@ pub mod models;
 pub mod reference;
 pub mod repository;
 pub mod retention;
+mod trace;
 pub mod transfer;
 
 pub use client::{Client, ClientBuilder};

@@ -116,14 +116,14 @@ impl Client {
         if size.is_none() {
             body = capped(body, self.limits().unsized_blob, what.clone());
         }
-        let mut verifier = Verifier::new(what, digest.clone(), size);
+        let mut inner = VerifyingStream::new(body, Verifier::new(what, digest.clone(), size));
         // Large bodies are hashed on a thread of their own, overlapping with
         // receiving and writing; small ones (configs) are not worth a thread.
         if size.is_none_or(|s| s >= BACKGROUND_HASH_MIN) {
-            verifier = verifier.in_background();
+            inner = inner.in_background();
         }
         Ok(BlobStream {
-            inner: VerifyingStream::new(body, verifier),
+            inner,
             size,
             digest: digest.clone(),
         })
@@ -160,7 +160,7 @@ impl Client {
         let path = path.as_ref();
         let mut stream = self.blob_stream_sized(name, digest, expected_size).await?;
         let total = stream.size();
-        let temp = TempFile::beside(path)?;
+        let temp = TempFile::beside(path).await?;
         let io_err = |source| Error::Io {
             path: temp.path.clone(),
             source,
@@ -168,12 +168,13 @@ impl Client {
         let mut out =
             spawn_writer(temp.open().map_err(io_err)?, self.sync_downloads()).map_err(io_err)?;
         while let Some(chunk) = stream.next().await {
-            if !out.send(chunk?) {
+            if !out.send(chunk?).await {
                 break; // the writer failed: finish() says why
             }
             progress(stream.bytes_read(), total);
         }
         out.finish()
+            .await
             .unwrap_or_else(|| Err(std::io::Error::other("the writer thread failed")))
             .map_err(io_err)?;
         let written = stream.bytes_read();
@@ -305,8 +306,13 @@ struct TempFile {
 }
 
 impl TempFile {
-    fn beside(dest: &Path) -> Result<TempFile> {
-        let (file, guard) = temp_beside(dest)
+    /// Creates the file (off the runtime's threads).
+    async fn beside(dest: &Path) -> Result<TempFile> {
+        let owned = dest.to_owned();
+        let created = tokio::task::spawn_blocking(move || temp_beside(&owned))
+            .await
+            .map_err(|e| Error::protocol("download", format!("the file task failed: {e}")))?;
+        let (file, guard) = created
             .map_err(|source| Error::Io {
                 path: dest.to_owned(),
                 source,

@@ -35,11 +35,11 @@ fn verify(manifest: &Manifest, expected: [Option<&Digest>; 2], what: &str) -> Re
     for expected in expected.into_iter().flatten() {
         let actual = manifest.digest_with(expected.algorithm())?;
         if actual != *expected {
-            return Err(Error::DigestMismatch {
-                what: what.to_owned(),
-                expected: expected.clone(),
+            return Err(Error::digest_mismatch(
+                what.to_owned(),
+                expected.clone(),
                 actual,
-            });
+            ));
         }
     }
     Ok(())
@@ -90,11 +90,11 @@ impl Client {
         };
         if let Some(asked) = reference.as_digest() {
             if *asked != digest {
-                return Err(Error::DigestMismatch {
-                    what: format!("manifest pushed to {name}@{asked}"),
-                    expected: asked.clone(),
-                    actual: digest,
-                });
+                return Err(Error::digest_mismatch(
+                    format!("manifest pushed to {name}@{asked}"),
+                    asked.clone(),
+                    digest,
+                ));
             }
         }
         let url = self.repo_url(name, &format!("manifests/{reference}"));
@@ -111,11 +111,7 @@ impl Client {
         if let Some(announced) = content_digest(response.headers(), &what)? {
             let ours = manifest.digest_with(announced.algorithm())?;
             if announced != ours {
-                return Err(Error::DigestMismatch {
-                    what,
-                    expected: ours,
-                    actual: announced,
-                });
+                return Err(Error::digest_mismatch(what, ours, announced));
             }
         }
         Ok(digest)
@@ -249,11 +245,7 @@ impl Client {
             Some(announced) => {
                 if let Some(asked) = reference.as_digest() {
                     if *asked != announced {
-                        return Err(Error::DigestMismatch {
-                            what,
-                            expected: asked.clone(),
-                            actual: announced,
-                        });
+                        return Err(Error::digest_mismatch(what, asked.clone(), announced));
                     }
                 }
                 Ok(announced)

@@ -14,7 +14,7 @@ use crate::client::Client;
 use crate::digest::{Digest, Hasher};
 use crate::error::Error;
 use crate::http::{chunk_min_length, content_digest, upload_offset};
-use crate::http::{redact, Request};
+use crate::http::{redact, Attempts, Request};
 use crate::models::Descriptor;
 use crate::reference::RepositoryName;
 use crate::Result;
@@ -22,8 +22,6 @@ use crate::Result;
 /// The default size of one `PATCH` of a chunked upload (raised to the
 /// registry's `OCI-Chunk-Min-Length` when that is larger).
 pub const DEFAULT_CHUNK_SIZE: usize = 16 << 20;
-/// How often one chunk is resent after a broken `PATCH` before giving up.
-const CHUNK_ATTEMPTS: usize = 3;
 const OCTET_STREAM: &str = "application/octet-stream";
 
 /// How a blob push ended.
@@ -126,7 +124,9 @@ impl Client {
     /// Starts an upload session in `name`.
     pub async fn start_upload(&self, name: &RepositoryName) -> Result<BlobUpload> {
         let url = self.repo_url(name, "blobs/uploads/");
-        let request = Request::new(Method::POST, url).scope(Scope::push(name));
+        let request = Request::new(Method::POST, url)
+            .scope(Scope::push(name))
+            .resend_when_refused();
         let (_, upload) = self.open_upload(name, request).await?;
         Ok(upload)
     }
@@ -172,7 +172,8 @@ impl Client {
             .append_pair("from", from.as_str());
         let request = Request::new(Method::POST, url)
             .scope(Scope::push(name))
-            .scope(Scope::pull(from));
+            .scope(Scope::pull(from))
+            .resend_when_refused();
         let (status, mut upload) = self.open_upload(name, request).await?;
         if status == StatusCode::CREATED {
             // Mounted: the Location is the blob itself, not a session, and
@@ -180,6 +181,13 @@ impl Client {
             upload.closed = true;
             return Ok(None);
         }
+        crate::trace::info!(
+            repository = %name,
+            from = %from,
+            digest = %digest,
+            status = status.as_u16(),
+            "mount refused: the registry started an upload instead"
+        );
         Ok(Some(upload))
     }
 
@@ -312,11 +320,7 @@ impl BlobUpload {
             if *d != digest {
                 let what = format!("blob pushed to {}", self.name);
                 let _ = self.cancel().await;
-                return Err(Error::DigestMismatch {
-                    what,
-                    expected: d.clone(),
-                    actual: digest,
-                });
+                return Err(Error::digest_mismatch(what, d.clone(), digest));
             }
         }
         let size = self.offset.saturating_add(buf.len() as u64);
@@ -351,9 +355,12 @@ impl BlobUpload {
         self
     }
 
-    /// Sends one chunk (`PATCH` with `Content-Range`). When the connection
-    /// breaks, the upload's status tells how much arrived and the rest of the
-    /// chunk is sent again, a few times at most.
+    /// Sends one chunk (`PATCH` with `Content-Range`), retried under the
+    /// client's [`RetryConfig`](crate::http::RetryConfig) as every request
+    /// is. A chunk the registry refused whole (408, 429, 502, 503, 504) is
+    /// sent again after the back-off (and the host's pause). When the
+    /// connection breaks, the upload's status tells how much arrived and
+    /// the rest of the chunk is sent again.
     ///
     /// The CNCF registry keeps the upload's state in its `Location`: when a
     /// chunk arrived but its answer (with the new `Location`) was lost, the
@@ -367,14 +374,20 @@ impl BlobUpload {
                 "the upload would pass 2^64 bytes",
             )
         })?;
-        let mut attempts = 1;
+        let mut attempts = Attempts::new(*self.client.retry_config());
+        attempts.next();
         while self.offset < end {
             // `status` keeps `start <= offset <= end` (the bytes sent).
             let done = usize::try_from(self.offset - start).unwrap_or(chunk.len());
             match self.patch(chunk.slice(done..)).await {
                 Ok(()) => {}
-                Err(broken @ Error::Http { .. }) if attempts < CHUNK_ATTEMPTS => {
-                    attempts += 1;
+                Err(broken @ Error::Http { .. }) => {
+                    let reason = format!("the chunk at byte {} broke: {broken}", self.offset);
+                    let Some(delay) = attempts.retry(&reason, None, None) else {
+                        return Err(attempts.give_up(broken));
+                    };
+                    tokio::time::sleep(delay).await;
+                    attempts.next();
                     // The chunk may have arrived in part: ask, then go on
                     // from there.
                     if let Err(refused) = self.status().await {
@@ -410,7 +423,8 @@ impl BlobUpload {
                 Request::new(Method::PATCH, self.location.clone())
                     .body(part, OCTET_STREAM)
                     .header(reqwest::header::CONTENT_RANGE, range)
-                    .scope(Scope::push(&self.name)),
+                    .scope(Scope::push(&self.name))
+                    .resend_when_refused(),
             )
             .await?;
         self.location = location(&response, &what)?;
@@ -473,7 +487,9 @@ impl BlobUpload {
         let mut url = self.location.clone();
         url.query_pairs_mut().append_pair("digest", digest.as_str());
         let what = format!("PUT {}", redact(&url));
-        let mut request = Request::new(Method::PUT, url).scope(Scope::push(&self.name));
+        let mut request = Request::new(Method::PUT, url)
+            .scope(Scope::push(&self.name))
+            .resend_when_refused();
         request = if last.is_empty() {
             request.header(CONTENT_LENGTH, HeaderValue::from_static("0"))
         } else {
@@ -489,11 +505,7 @@ impl BlobUpload {
             .filter(|a| a.algorithm() == digest.algorithm());
         if let Some(announced) = announced {
             if announced != *digest {
-                return Err(Error::DigestMismatch {
-                    what,
-                    expected: digest.clone(),
-                    actual: announced,
-                });
+                return Err(Error::digest_mismatch(what, digest.clone(), announced));
             }
         }
         Ok(())

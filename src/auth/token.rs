@@ -21,6 +21,23 @@ use crate::Result;
 
 /// Largest token response read (tokens are small; a huge body is an attack).
 const TOKEN_RESPONSE_LIMIT: u64 = 1 << 20;
+/// A challenge's realm for a trace: without credentials or query.
+#[cfg(feature = "tracing")]
+fn realm_shown(challenge: &Challenge) -> String {
+    match challenge.realm().map(Url::parse) {
+        Some(Ok(url)) => redact(&url),
+        Some(Err(_)) => "<unparsable realm>".to_owned(),
+        None => "<none>".to_owned(),
+    }
+}
+
+/// Scopes for a trace, as the token request names them.
+#[cfg(feature = "tracing")]
+fn scopes_shown(scopes: &[Scope]) -> String {
+    let shown: Vec<String> = scopes.iter().map(ToString::to_string).collect();
+    shown.join(" ")
+}
+
 /// Lifetime of a token whose response has no `expires_in` (the spec's default).
 const DEFAULT_EXPIRES_IN: u64 = 60;
 /// The shortest lifetime a token is given, whatever `expires_in` says
@@ -198,6 +215,12 @@ impl TokenFlow {
             if !refused && Instant::now() < cached.refresh_at {
                 return Ok(cached.authorization.clone());
             }
+            crate::trace::info!(
+                realm = %realm_shown(challenge),
+                scopes = %scopes_shown(scopes),
+                reason = if refused { "the registry refused it" } else { "it is due to expire" },
+                "refreshing token"
+            );
         }
         let fetched = self.fetch(ctx, challenge, scopes).await?;
         let authorization = fetched.authorization.clone();
@@ -389,6 +412,21 @@ impl TokenFlow {
             .filter(|t| *t <= now)
             .unwrap_or(started);
         let wait = refresh_in(lifetime, issued, now);
+        crate::trace::info!(
+            realm = %redact(&realm_url),
+            service,
+            scopes = %scopes_shown(scopes),
+            method,
+            grant = match (&refresh, &password_post) {
+                (Some(_), _) => "refresh_token",
+                (None, Some(_)) if method == "POST" => "password",
+                _ if self.credential.is_some() => "basic",
+                _ => "anonymous",
+            },
+            lifetime_s = lifetime.as_secs(),
+            refresh_in_s = wait.as_secs(),
+            "token fetched"
+        );
         let now = Instant::now();
         Ok(CachedToken {
             authorization: Authorization::bearer(&token)?,

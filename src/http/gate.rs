@@ -165,6 +165,12 @@ impl State {
             return;
         };
         if self.not_before.is_none_or(|t| until > t) {
+            crate::trace::info!(
+                wait_ms = u64::try_from(wait.min(MAX_PAUSE).as_millis()).unwrap_or(u64::MAX),
+                status = status.as_u16(),
+                reason = %why,
+                "host paused: requests to it wait"
+            );
             self.not_before = Some(until);
             self.paused_by = Some((status, why));
         }
@@ -268,6 +274,15 @@ impl Gate {
                 }
                 // Woken by a change, or at the end of the pause.
                 Next::PauseUntil(t) => {
+                    if !held_back {
+                        crate::trace::info!(
+                            wait_ms = u64::try_from(
+                                t.saturating_duration_since(Instant::now()).as_millis()
+                            )
+                            .unwrap_or(u64::MAX),
+                            "waiting at the host's gate until its pause ends"
+                        );
+                    }
                     let _ = tokio::time::timeout_at(t, notified).await;
                     held_back = true;
                 }

@@ -7,13 +7,15 @@ use reqwest::{Method, StatusCode};
 use url::Url;
 
 use super::redact::{dropped_query_values, redact, scrub};
-use super::request::Request;
+use super::request::{Failure, Request};
+use super::retry::Attempts;
 use super::scheme;
 use super::status::{read_prefix, registry_error, Fetched};
-use super::{read_limited, retry_after, retryable_error, retryable_status, shed_exhausted, Closed};
+use super::{read_limited, retry_after, retryable_error, retryable_status, Closed};
 use crate::auth::{challenges_of, AuthContext, Authorization};
 use crate::client::Client;
 use crate::error::Error;
+use crate::trace;
 use crate::Result;
 
 impl Client {
@@ -61,15 +63,13 @@ impl Client {
     /// answer (429, 502, 503) backs off and gives up by the host's streak of
     /// shed answers, not by this request's luck alone.
     pub(crate) async fn send_any(&self, request: Request) -> Result<reqwest::Response> {
-        let retry = self.inner.retry;
-        let started = std::time::Instant::now();
         let gate = self.inner.gates.gate(&request.url);
-        let mut attempt: u32 = 0;
+        let mut attempts = Attempts::new(self.inner.retry);
         loop {
-            attempt += 1;
-            let (result, shed) = {
-                let budget_left = retry.budget.saturating_sub(started.elapsed());
-                let place = match gate.acquire(budget_left).await {
+            let attempt = attempts.next();
+            let span = trace::request_span(&request.method, &request.url, attempt);
+            let sent = trace::in_span(span.clone(), async {
+                let place = match gate.acquire(attempts.budget_left()).await {
                     Ok(place) => place,
                     Err(closed) => return Err(not_sent(&request, attempt, closed)),
                 };
@@ -86,22 +86,37 @@ impl Client {
                     }
                     Ok(_) | Err(_) => None,
                 };
-                (result, shed)
+                if let Ok(r) = &result {
+                    trace::record_status(&span, r.status());
+                }
+                Ok((result, shed))
+            })
+            .await;
+            let (result, shed) = sent?;
+            let (failure, hint) = match &result {
+                Ok(r) if retryable_status(r.status()) => {
+                    (Failure::Status(r.status()), retry_after(r.headers()))
+                }
+                Err(Error::Http { source, .. }) if retryable_error(source) => {
+                    let failure = if source.is_connect() {
+                        Failure::NotConnected
+                    } else {
+                        Failure::Transport
+                    };
+                    (failure, None)
+                }
+                _ => return result,
             };
-            let wait_hint = match &result {
-                Ok(r) if retryable_status(r.status()) => Some(retry_after(r.headers())),
-                Err(Error::Http { source, .. }) if retryable_error(source) => Some(None),
-                _ => None,
+            let delay = if request.may_resend(failure) {
+                let reason = match &result {
+                    Ok(r) => format!("the registry answered {}", r.status()),
+                    Err(e) => e.to_string(),
+                };
+                trace::in_span(span, async { attempts.retry(&reason, shed, hint) }).await
+            } else {
+                None
             };
-            let Some(hint) = wait_hint else {
-                return result;
-            };
-            let delay = retry.delay(shed.map_or(attempt, |streak| streak.min(attempt)), hint);
-            let in_budget = retry.fits_budget(started, delay);
-            let exhausted = shed.map_or(attempt > retry.max_retries, |streak| {
-                shed_exhausted(streak, attempt, retry.max_retries)
-            });
-            if !request.repeatable || exhausted || !in_budget {
+            let Some(delay) = delay else {
                 if attempt == 1 {
                     return result;
                 }
@@ -109,11 +124,8 @@ impl Client {
                     Ok(response) => self.status_error(&request.method, response).await,
                     Err(e) => e,
                 };
-                return Err(Error::RetriesExhausted {
-                    attempts: attempt,
-                    source: Box::new(last),
-                });
-            }
+                return Err(attempts.give_up(last));
+            };
             gate.wait(delay).await;
         }
     }
@@ -212,11 +224,9 @@ impl Client {
     /// body that breaks (reset, truncated, stalled) fails the attempt, and a
     /// repeatable request is sent again under the retry policy.
     pub(crate) async fn fetch(&self, request: Request, limit: u64) -> Result<Fetched> {
-        let retry = self.inner.retry;
-        let started = std::time::Instant::now();
-        let mut attempt: u32 = 0;
+        let mut attempts = Attempts::new(self.inner.retry);
         loop {
-            attempt += 1;
+            attempts.next();
             let response = self.send(request.clone()).await?;
             let headers = response.headers().clone();
             let failure = match read_limited(response, limit, request.method.as_str()).await {
@@ -225,22 +235,15 @@ impl Client {
             };
             let retryable =
                 matches!(&failure, Error::Http { source, .. } if retryable_error(source));
-            let delay = retry.delay(attempt, None);
-            if !retryable
-                || !request.repeatable
-                || attempt > retry.max_retries
-                || !retry.fits_budget(started, delay)
-            {
-                return Err(if attempt == 1 {
-                    failure
-                } else {
-                    Error::RetriesExhausted {
-                        attempts: attempt,
-                        source: Box::new(failure),
-                    }
-                });
+            let delay = if retryable && request.repeatable {
+                attempts.retry(&format_args!("the body broke: {failure}"), None, None)
+            } else {
+                None
+            };
+            match delay {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None => return Err(attempts.give_up(failure)),
             }
-            tokio::time::sleep(delay).await;
         }
     }
 }

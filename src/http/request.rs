@@ -1,7 +1,7 @@
 //! One request as the pipeline sends it.
 
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT};
-use reqwest::Method;
+use reqwest::{Method, StatusCode};
 use url::Url;
 
 use crate::auth::Scope;
@@ -18,6 +18,12 @@ pub(crate) struct Request {
     pub(crate) body: Option<bytes::Bytes>,
     /// Whether sending it twice is harmless, so it may be retried.
     pub(crate) repeatable: bool,
+    /// Whether it may be sent again after the server answered it with a
+    /// status that says it took none of it (408, 429, 502, 503, 504), or
+    /// after the connection could not be made: for requests that are not
+    /// `repeatable` blindly, such as upload `POST`,
+    /// `PATCH` and `PUT`.
+    pub(crate) resend_answered: bool,
     /// Sent without consulting the authenticator.
     pub(crate) anonymous: bool,
 }
@@ -30,6 +36,7 @@ impl Request {
             scopes: Vec::new(),
             body: None,
             repeatable: matches!(method, Method::GET | Method::HEAD | Method::DELETE),
+            resend_answered: false,
             anonymous: false,
             method,
         }
@@ -45,6 +52,29 @@ impl Request {
     pub(crate) fn repeatable(mut self, repeatable: bool) -> Request {
         self.repeatable = repeatable;
         self
+    }
+
+    /// Marks a request safe to send again once the server answered that it
+    /// took none of it (see `resend_answered`).
+    pub(crate) fn resend_when_refused(mut self) -> Request {
+        self.resend_answered = true;
+        self
+    }
+
+    /// Whether the request may be sent again after `failure`: an answer
+    /// with a retryable status, or a transport error worth retrying.
+    pub(crate) fn may_resend(&self, failure: Failure) -> bool {
+        if self.repeatable {
+            return true;
+        }
+        self.resend_answered
+            && match failure {
+                Failure::Status(status) => {
+                    matches!(status.as_u16(), 408 | 429 | 502 | 503 | 504)
+                }
+                Failure::NotConnected => true,
+                Failure::Transport => false,
+            }
     }
 
     pub(crate) fn get(url: Url) -> Request {
@@ -83,4 +113,16 @@ impl Request {
             .insert(ACCEPT, HeaderValue::from_static(accept));
         self
     }
+}
+
+/// How an attempt failed, for [`Request::may_resend`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// The server answered with a retryable status.
+    Status(StatusCode),
+    /// The connection could not be made: nothing was sent.
+    NotConnected,
+    /// The connection broke or timed out: part of the request may have
+    /// arrived.
+    Transport,
 }

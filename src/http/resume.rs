@@ -15,10 +15,15 @@ use crate::http::{redact, Request};
 use crate::Result;
 
 use super::headers::{content_range, ContentRange};
+use super::retry::Attempts;
 
 /// Reconnects one body may make in all, progress or not: a server that cuts
 /// every answer after a few bytes must not keep a download going forever.
 const MAX_RESUMES: u32 = 64;
+
+/// The longest wait before a reconnect: the body's server answered a
+/// moment ago.
+const MAX_RESUME_WAIT: Duration = Duration::from_secs(5);
 
 struct State {
     client: Client,
@@ -30,8 +35,9 @@ struct State {
     total: Option<u64>,
     /// Bytes still to drop from a body that restarted from zero.
     skip: u64,
-    /// Failures in a row without a byte of progress.
-    failures: u32,
+    /// The attempts since the last byte of progress, under the retry
+    /// policy.
+    attempts: Attempts,
     /// Reconnects so far.
     resumes: u32,
     done: bool,
@@ -48,6 +54,8 @@ pub(crate) fn resuming_body(
     response: reqwest::Response,
 ) -> BoxStream<'static, Result<Bytes>> {
     let total = super::content_length(response.headers());
+    let mut attempts = Attempts::new(*client.retry_config());
+    attempts.next();
     let state = State {
         client,
         request,
@@ -55,7 +63,7 @@ pub(crate) fn resuming_body(
         offset: 0,
         total,
         skip: 0,
-        failures: 0,
+        attempts,
         resumes: 0,
         done: false,
     };
@@ -80,27 +88,28 @@ pub(crate) fn resuming_body(
                         }
                     }
                     st.offset = st.offset.saturating_add(chunk.len() as u64);
-                    st.failures = 0;
+                    st.attempts.progressed();
                     return Ok(Some((chunk, st)));
                 }
                 Some(Err(source)) => {
                     st.body = None;
-                    st.failures += 1;
                     st.resumes += 1;
-                    let retry = *st.client.retry_config();
-                    if st.failures > retry.max_retries || st.resumes > MAX_RESUMES {
+                    let reason = format!("the body broke at byte {}: {source}", st.offset);
+                    let delay = if st.resumes > MAX_RESUMES {
+                        None
+                    } else {
+                        st.attempts.retry(&reason, None, None)
+                    };
+                    let Some(delay) = delay else {
                         st.done = true;
-                        return Err(Error::RetriesExhausted {
-                            attempts: st.failures,
-                            source: Box::new(Error::Http {
-                                method: "GET".into(),
-                                url: redact(&st.request.url),
-                                source,
-                            }),
-                        });
-                    }
-                    tokio::time::sleep(retry.delay(st.failures, None).min(Duration::from_secs(5)))
-                        .await;
+                        return Err(st.attempts.give_up(Error::Http {
+                            method: "GET".into(),
+                            url: redact(&st.request.url),
+                            source,
+                        }));
+                    };
+                    tokio::time::sleep(delay.min(MAX_RESUME_WAIT)).await;
+                    st.attempts.next();
                 }
             }
         }
@@ -134,6 +143,13 @@ async fn reopen(st: &mut State) -> Result<()> {
             return Err(st.client.status_error(&method, response).await);
         }
     }
+    crate::trace::info!(
+        url = %redact(&st.request.url),
+        offset = st.offset,
+        total = st.total,
+        status = response.status().as_u16(),
+        "download resumed"
+    );
     st.body = Some(response.bytes_stream().boxed());
     Ok(())
 }

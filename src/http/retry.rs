@@ -7,13 +7,18 @@ use std::time::{Duration, Instant, SystemTime};
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::StatusCode;
 
+use crate::error::Error;
+
 /// How dockreg retries requests that failed in a way another attempt may
 /// cure.
 ///
 /// Retried: connection failures and timeouts, and the statuses 408, 429,
 /// 500, 502, 503 and 504 — for requests that are safe to repeat (`GET`,
-/// `HEAD`, `DELETE`, manifest `PUT`). Upload `POST` and `PATCH` are never
-/// repeated blindly: a broken chunk resumes from the upload's status instead.
+/// `HEAD`, `DELETE`, manifest `PUT`). Upload `POST`, `PATCH` and `PUT` are
+/// never repeated blindly: they are sent again when the registry answered
+/// that it took none of it (408, 429, 502, 503, 504) or no connection could
+/// be made, and a chunk whose connection broke resumes from the upload's
+/// status, each under the same policy.
 /// A broken blob download resumes with a `Range` request from the byte it
 /// reached. A `Retry-After` header (seconds or an HTTP date) is honoured when
 /// it fits the budget; one that does not (up to 2^64 seconds, or a date in
@@ -102,6 +107,106 @@ impl RetryConfig {
             .elapsed()
             .checked_add(delay)
             .is_some_and(|total| total <= self.budget)
+    }
+}
+
+/// The attempts of one request (or one body, or one chunk) under a
+/// [`RetryConfig`]: the one retry mechanism every kind of request goes
+/// through. It counts the attempts, chooses each wait (backoff, the
+/// server's `Retry-After`, the host's streak of shed answers), keeps to the
+/// budget, reports each retry as a `tracing` event, and wraps the last
+/// failure in [`Error::RetriesExhausted`] when it gives up.
+///
+/// The loop stays with the caller, which alone knows what one attempt is
+/// and what sends it again (the pipeline waits at the host's gate, a body
+/// reconnects with `Range`, an upload chunk asks the upload's status).
+#[derive(Debug, Clone)]
+pub(crate) struct Attempts {
+    config: RetryConfig,
+    started: Instant,
+    /// The attempt under way (1-based; 0 before the first).
+    attempt: u32,
+}
+
+impl Attempts {
+    /// No attempt made yet; the budget runs from now.
+    pub(crate) fn new(config: RetryConfig) -> Attempts {
+        Attempts {
+            config,
+            started: Instant::now(),
+            attempt: 0,
+        }
+    }
+
+    /// Begins the next attempt and returns its number (1-based).
+    pub(crate) fn next(&mut self) -> u32 {
+        self.attempt = self.attempt.saturating_add(1);
+        self.attempt
+    }
+
+    /// What is left of the budget.
+    pub(crate) fn budget_left(&self) -> Duration {
+        self.config.budget.saturating_sub(self.started.elapsed())
+    }
+
+    /// Progress was made (a body delivered bytes): the attempt under way
+    /// counts as the first, and the budget runs from now.
+    pub(crate) fn progressed(&mut self) {
+        self.attempt = self.attempt.min(1);
+        self.started = Instant::now();
+    }
+
+    /// After the attempt under way failed in a way another may cure
+    /// (`reason` says how): the wait before the next attempt, or `None`
+    /// when the retries or the budget are used up. `streak` is the host's
+    /// streak of shed answers when this answer was one: the wait follows
+    /// the host, and the request gives up by the host's streak, not by its
+    /// own luck alone. `retry_after` is the server's wish.
+    pub(crate) fn retry(
+        &self,
+        reason: &dyn std::fmt::Display,
+        streak: Option<u32>,
+        retry_after: Option<Duration>,
+    ) -> Option<Duration> {
+        let attempt = self.attempt.max(1);
+        let max = self.config.max_retries;
+        let exhausted = streak.map_or(attempt > max, |streak| {
+            super::shed_exhausted(streak, attempt, max)
+        });
+        let delay = self
+            .config
+            .delay(streak.map_or(attempt, |s| s.min(attempt)), retry_after);
+        if exhausted || !self.config.fits_budget(self.started, delay) {
+            crate::trace::info!(
+                attempt,
+                reason = %reason,
+                "giving up: the retries or the budget are used up"
+            );
+            return None;
+        }
+        crate::trace::info!(
+            attempt,
+            delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            retry_after_s = retry_after.map(|d| d.as_secs()),
+            shed_streak = streak,
+            reason = %reason,
+            "retrying after back-off"
+        );
+        let _ = reason;
+        Some(delay)
+    }
+
+    /// The error for giving up after `last`: `last` itself after a single
+    /// attempt, else [`Error::RetriesExhausted`] counting the attempts.
+    pub(crate) fn give_up(&self, last: Error) -> Error {
+        if self.attempt <= 1 {
+            last
+        } else {
+            Error::RetriesExhausted {
+                attempts: self.attempt,
+                source: Box::new(last),
+            }
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use super::image::{BlobRef, Platforms, Resolved};
-use super::layout::OciLayout;
+use super::layout::{off_runtime, OciLayout};
 use crate::api::DEFAULT_CHUNK_SIZE;
 use crate::client::Client;
 use crate::digest::Digest;
@@ -472,7 +472,11 @@ impl Source for LayoutImage<'_> {
 
     async fn resolve(&self, platforms: &Platforms) -> Result<Resolved> {
         let _ = platforms;
-        self.layout.resolve(self.ref_name, &self.limits)
+        let (ref_name, limits) = (self.ref_name.map(str::to_owned), self.limits);
+        off_runtime(self.layout, move |layout| {
+            layout.resolve(ref_name.as_deref(), &limits)
+        })
+        .await
     }
 
     async fn blob(&self, blob: &BlobRef) -> Result<BlobBytes> {
@@ -499,7 +503,8 @@ impl Target for LayoutImage<'_> {
     }
 
     async fn has_blob(&self, blob: &BlobRef) -> Result<bool> {
-        Ok(self.layout.has_blob(&blob.digest))
+        let digest = blob.digest.clone();
+        off_runtime(self.layout, move |layout| Ok(layout.has_blob(&digest))).await
     }
 
     async fn put_blob(
@@ -509,7 +514,8 @@ impl Target for LayoutImage<'_> {
         _options: &TransferOptions,
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<Arrived> {
-        let path = self.layout.blob_destination(&blob.digest)?;
+        let digest = blob.digest.clone();
+        let path = off_runtime(self.layout, move |layout| layout.blob_destination(&digest)).await?;
         let bytes = match source.repository() {
             // A registry blob downloads as a file does: resumed when the
             // connection breaks, renamed into place once verified.
@@ -526,14 +532,26 @@ impl Target for LayoutImage<'_> {
     }
 
     async fn put_manifests(&self, image: &Resolved) -> Result<(Digest, usize)> {
-        for m in &image.images {
-            self.layout.write_blob(m.bytes())?;
-        }
         let top = &image.top;
-        let digest = self.layout.write_blob(top.bytes())?;
-        let descriptor =
-            Descriptor::new(top.media_type(), digest.clone(), top.bytes().len() as u64);
-        self.layout.add_manifest(descriptor, self.ref_name)?;
+        let manifests: Vec<Bytes> = image
+            .images
+            .iter()
+            .chain([top])
+            .map(|m| m.bytes().clone())
+            .collect();
+        let media_type = top.media_type().to_owned();
+        let ref_name = self.ref_name.map(str::to_owned);
+        let digest = off_runtime(self.layout, move |layout| {
+            for bytes in &manifests {
+                layout.write_blob(bytes)?;
+            }
+            let top = manifests.last().expect("the top manifest is last");
+            let digest = Digest::sha256(top);
+            let descriptor = Descriptor::new(media_type, digest.clone(), top.len() as u64);
+            layout.add_manifest(descriptor, ref_name.as_deref())?;
+            Ok(digest)
+        })
+        .await?;
         Ok((digest, image.children().len() + 1))
     }
 }

@@ -354,11 +354,14 @@ impl OciLayout {
         digest: &Digest,
         size: Option<u64>,
     ) -> Result<impl futures::Stream<Item = Result<bytes::Bytes>> + Send + 'static> {
-        let path = self.blob_file(digest)?;
+        // The path as shown; `blob_file` checks its directories off the
+        // runtime's threads.
+        let path = self.blob_path(digest);
         let what = path.display().to_string();
-        let checking = (path.clone(), digest.clone(), what.clone());
+        let checking = (self.clone(), digest.clone(), what.clone());
         let (file, len) = tokio::task::spawn_blocking(move || {
-            let (path, digest, what) = checking;
+            let (layout, digest, what) = checking;
+            let path = layout.blob_file(&digest)?;
             let (mut file, len) = open_regular(&path)?;
             check_size(&path, size, len)?;
             let mut verifier = Verifier::new(what, digest, Some(len));
@@ -377,16 +380,17 @@ impl OciLayout {
         })
         .await
         .map_err(|e| Error::protocol(&what, format!("the hashing task failed: {e}")))??;
-        let mut verifier = Verifier::new(what, digest.clone(), Some(len));
-        if len >= BACKGROUND_HASH_MIN {
-            verifier = verifier.in_background();
-        }
         use tokio::io::AsyncReadExt as _;
         let file = tokio::fs::File::from_std(file).take(len);
-        Ok(VerifyingStream::new(
+        let stream = VerifyingStream::new(
             Box::pin(file_stream(file, path)),
-            verifier,
-        ))
+            Verifier::new(what, digest.clone(), Some(len)),
+        );
+        Ok(if len >= BACKGROUND_HASH_MIN {
+            stream.in_background()
+        } else {
+            stream
+        })
     }
 
     /// A manifest the layout holds: its file checked against the
@@ -437,6 +441,23 @@ impl OciLayout {
         }
         Ok(Resolved { top, images })
     }
+}
+
+/// Runs file work on a layout (reads, writes, fsync) on tokio's blocking
+/// threads, off the runtime's own.
+pub(super) async fn off_runtime<T: Send + 'static>(
+    layout: &OciLayout,
+    work: impl FnOnce(&OciLayout) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let owned = layout.clone();
+    tokio::task::spawn_blocking(move || work(&owned))
+        .await
+        .map_err(|e| {
+            Error::protocol(
+                layout.root().display().to_string(),
+                format!("the file task failed: {e}"),
+            )
+        })?
 }
 
 /// A file as a stream of 1 MiB chunks.

@@ -586,7 +586,7 @@ async fn a_retry_after_beyond_the_budget_is_not_waited_for() {
 }
 
 #[tokio::test]
-async fn an_upload_post_answered_503_is_not_retried() {
+async fn an_upload_post_answered_503_is_retried_per_the_retry_config() {
     let Some(reg) = registry::shared() else {
         return;
     };
@@ -602,13 +602,25 @@ async fn an_upload_post_answered_503_is_not_retried() {
     let client = client(&proxy);
     let repo = name("faults/uploads");
 
+    // A 503 says the registry took none of the POST: it is sent again, as
+    // every request is, until the retries are used up.
     let err = client.start_upload(&repo).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::RetriesExhausted { attempts: 4, .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.status(), Some(StatusCode::SERVICE_UNAVAILABLE));
+    assert_eq!(err.code(), Some(&ErrorCode::Unavailable));
+    assert_eq!(proxy.count("POST", "/blobs/uploads/"), 4);
+
+    // Without retries the first answer is the error.
+    let once = client_with(&proxy, Duration::from_secs(10), RetryConfig::disabled());
+    let err = once.start_upload(&repo).await.unwrap_err();
     assert!(
         matches!(err, Error::Registry { status, .. } if status == StatusCode::SERVICE_UNAVAILABLE),
         "the registry's answer, not RetriesExhausted: {err:?}"
     );
-    assert_eq!(err.code(), Some(&ErrorCode::Unavailable));
-    assert_eq!(proxy.count("POST", "/blobs/uploads/"), 1);
+    assert_eq!(proxy.count("POST", "/blobs/uploads/"), 5);
 
     let data = b"a blob pushed through a failing proxy".to_vec();
     let err = client
@@ -620,7 +632,7 @@ async fn an_upload_post_answered_503_is_not_retried() {
         Some(StatusCode::SERVICE_UNAVAILABLE),
         "{err:?}"
     );
-    assert_eq!(proxy.count("POST", "/blobs/uploads/"), 2);
+    assert_eq!(proxy.count("POST", "/blobs/uploads/"), 9);
 
     // With the proxy healed the same push goes through it, start to end.
     proxy.clear();
