@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use reqwest::StatusCode;
 
-use crate::digest::Digest;
+use crate::digest::{Digest, InvalidDigest};
 use crate::models::{ErrorCode, RegistryError};
 
 /// Everything that can go wrong in dockreg.
@@ -269,6 +269,16 @@ impl fmt::Display for RegistryFailure<'_> {
             }
         }
         Ok(())
+    }
+}
+
+impl From<InvalidDigest> for Error {
+    fn from(e: InvalidDigest) -> Error {
+        Error::Invalid {
+            what: e.what,
+            input: e.input,
+            reason: e.reason,
+        }
     }
 }
 

@@ -86,6 +86,7 @@ pub mod repository;
 pub mod retention;
 mod trace;
 pub mod transfer;
+pub mod verify;
 
 pub use client::{Client, ClientBuilder};
 pub use digest::Digest;
@@ -99,3 +100,9 @@ pub use reqwest;
 
 /// The crate's result type: `Result<T, dockreg::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The README's Rust examples, compiled as doc tests so they cannot drift
+/// from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

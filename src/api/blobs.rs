@@ -12,11 +12,12 @@ use reqwest::StatusCode;
 
 use crate::auth::Scope;
 use crate::client::Client;
-use crate::digest::{Digest, Verifier, VerifyingStream};
+use crate::digest::Digest;
 use crate::error::Error;
 use crate::http::{collect_limited, content_length, resuming_body, ChunkWorker};
 use crate::http::{redact, Request};
 use crate::reference::RepositoryName;
+use crate::verify::{Verifier, VerifyingStream};
 use crate::Result;
 
 /// A blob's bytes as they arrive, hashed on the way.

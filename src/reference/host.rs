@@ -24,14 +24,6 @@ pub(super) fn is_docker_hub(registry: &str) -> bool {
     registry.eq_ignore_ascii_case(DOCKER_HUB) || registry.eq_ignore_ascii_case(DOCKER_HUB_LEGACY)
 }
 
-/// The reason of an [`Error::Invalid`], or the whole message of another error.
-pub(super) fn reason_of(e: &Error) -> String {
-    match e {
-        Error::Invalid { reason, .. } => reason.clone(),
-        other => other.to_string(),
-    }
-}
-
 /// Validates a registry host given alone, as on a command line that takes
 /// `HOST[:PORT]` (`registry.example.com`, `127.0.0.1:5000`, `[::1]:5000`,
 /// `localhost`).

@@ -273,7 +273,7 @@ fn parse_reference(s: &str) -> std::result::Result<Reference, String> {
         Some("") => return Err("empty digest after '@'".into()),
         Some(d) => Some(
             d.parse::<Digest>()
-                .map_err(|e| format!("bad digest {d:?}: {}", reason_of(&e)))?,
+                .map_err(|e| format!("bad digest {d:?}: {}", e.reason))?,
         ),
     };
     if rest.is_empty() {

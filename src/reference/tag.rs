@@ -198,7 +198,7 @@ impl FromStr for TagOrDigest {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
         if s.contains(':') {
-            s.parse().map(TagOrDigest::Digest)
+            Ok(TagOrDigest::Digest(s.parse()?))
         } else {
             s.parse().map(TagOrDigest::Tag)
         }
@@ -209,7 +209,7 @@ impl TryFrom<String> for TagOrDigest {
     type Error = Error;
     fn try_from(s: String) -> Result<Self> {
         if s.contains(':') {
-            Digest::try_from(s).map(TagOrDigest::Digest)
+            Ok(TagOrDigest::Digest(Digest::try_from(s)?))
         } else {
             Tag::try_from(s).map(TagOrDigest::Tag)
         }

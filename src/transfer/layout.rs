@@ -6,10 +6,11 @@ use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use crate::api::{persist_beside, temp_beside};
-use crate::digest::{Algorithm, Digest, Verifier, VerifyingStream};
+use crate::digest::{Algorithm, Digest};
 use crate::error::Error;
 use crate::http::Limits;
 use crate::models::{Descriptor, ImageIndex, Manifest, ManifestBody};
+use crate::verify::{Verifier, VerifyingStream};
 
 use super::image::Resolved;
 use crate::Result;
