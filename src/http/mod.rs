@@ -34,6 +34,7 @@ pub(crate) use request::Request;
 pub(crate) use resume::resuming_body;
 pub use retry::RetryConfig;
 pub(crate) use retry::{retry_after, retryable_error, retryable_status, Attempts};
+pub(crate) use retry::{with_retry_hook, RetryHook};
 pub(crate) use status::registry_error;
 pub(crate) use warning::Warnings;
 pub(crate) use worker::ChunkWorker;

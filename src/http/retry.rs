@@ -110,6 +110,24 @@ impl RetryConfig {
     }
 }
 
+/// What hears of each retry made by the task it is set for: the attempt
+/// that failed, the wait before the next, and why.
+pub(crate) type RetryHook = std::sync::Arc<dyn Fn(u32, Duration, &str) + Send + Sync>;
+
+tokio::task_local! {
+    static ON_RETRY: RetryHook;
+}
+
+/// Runs `fut` with `hook` hearing of every retry its requests make (a
+/// transfer reports them per blob this way).
+pub(crate) async fn with_retry_hook<F: std::future::Future>(hook: RetryHook, fut: F) -> F::Output {
+    ON_RETRY.scope(hook, fut).await
+}
+
+fn notify_retry(attempt: u32, delay: Duration, reason: &dyn std::fmt::Display) {
+    let _ = ON_RETRY.try_with(|hook| hook(attempt, delay, &reason.to_string()));
+}
+
 /// The attempts of one request (or one body, or one chunk) under a
 /// [`RetryConfig`]: the one retry mechanism every kind of request goes
 /// through. It counts the attempts, chooses each wait (backoff, the
@@ -192,7 +210,7 @@ impl Attempts {
             reason = %reason,
             "retrying after back-off"
         );
-        let _ = reason;
+        notify_retry(attempt, delay, reason);
         Some(delay)
     }
 

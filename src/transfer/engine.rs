@@ -16,7 +16,7 @@ use crate::api::DEFAULT_CHUNK_SIZE;
 use crate::client::Client;
 use crate::digest::Digest;
 use crate::error::Error;
-use crate::http::Limits;
+use crate::http::{with_retry_hook, Limits};
 use crate::models::Descriptor;
 use crate::reference::{RepositoryName, TagOrDigest};
 use crate::Result;
@@ -58,6 +58,19 @@ pub enum Event {
         digest: Digest,
         /// Bytes moved.
         bytes: u64,
+    },
+    /// A request for the blob failed in a way worth another try (a 503, a
+    /// broken connection, a body cut short) and is tried again after
+    /// `delay`.
+    Retried {
+        /// The blob.
+        digest: Digest,
+        /// The attempt that failed (1 for the first).
+        attempt: u32,
+        /// The wait before the next attempt.
+        delay: std::time::Duration,
+        /// What went wrong, as a message.
+        reason: String,
     },
     /// The manifests were written; the image is at the target.
     Done {
@@ -266,7 +279,19 @@ pub async fn copy(
                     size: blob.size,
                 })
             };
-            let arrived = target.put_blob(&blob, source, options, &progress).await?;
+            let hook = {
+                let (options, digest) = (options.clone(), digest.clone());
+                Arc::new(move |attempt: u32, delay, reason: &str| {
+                    options.emit(Event::Retried {
+                        digest: digest.clone(),
+                        attempt,
+                        delay,
+                        reason: reason.to_owned(),
+                    })
+                }) as crate::http::RetryHook
+            };
+            let put = target.put_blob(&blob, source, options, &progress);
+            let arrived = with_retry_hook(hook, put).await?;
             options.emit(match arrived {
                 Arrived::Mounted => Event::Mounted { digest },
                 Arrived::Copied(bytes) => Event::BlobDone { digest, bytes },

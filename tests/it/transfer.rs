@@ -53,7 +53,7 @@ fn by_blob(events: &[Event]) -> BTreeMap<Digest, (String, Option<u64>)> {
             Event::Mounted { digest } => (digest, "mounted"),
             Event::Skipped { digest } => (digest, "skipped"),
             Event::BlobDone { digest, .. } => (digest, "done"),
-            Event::Done { .. } => continue,
+            Event::Done { .. } | Event::Retried { .. } => continue,
             other => panic!("unexpected event {other:?}"),
         };
         out.entry(digest.clone()).or_default().0 = kind.to_owned();
@@ -263,4 +263,89 @@ async fn a_transfer_dropped_half_way_leaves_no_upload_session_open() {
             .unwrap(),
         Some(source.config.len() as u64)
     );
+}
+
+/// A source registry whose layer answers 503 once: the retry the pipeline
+/// makes is heard by the observer as `Retried` for that blob, and the blob
+/// then arrives whole.
+#[tokio::test]
+async fn a_retried_blob_request_is_reported_to_the_observer() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+
+    let server = crate::mock::server().await;
+    let config = br#"{"architecture":"amd64","os":"linux"}"#.to_vec();
+    let layer = b"a layer served on the second try".to_vec();
+    let (config_d, layer_d) = (Digest::sha256(&config), Digest::sha256(&layer));
+    let manifest = Manifest::from_image_manifest(&ImageManifest::new(
+        Descriptor::new(
+            media_type::OCI_CONFIG,
+            config_d.clone(),
+            config.len() as u64,
+        ),
+        vec![Descriptor::new(
+            media_type::OCI_LAYER,
+            layer_d.clone(),
+            layer.len() as u64,
+        )],
+    ))
+    .unwrap();
+    Mock::given(method("GET"))
+        .and(path("/v2/src/manifests/v1"))
+        .respond_with(crate::mock::json(
+            200,
+            media_type::OCI_MANIFEST,
+            manifest.bytes(),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v2/src/blobs/{config_d}")))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(config.clone()))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v2/src/blobs/{layer_d}")))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v2/src/blobs/{layer_d}")))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(layer.clone()))
+        .mount(&server)
+        .await;
+    let client = Client::builder(server.uri())
+        .retry(dockreg::http::RetryConfig::new(
+            3,
+            Duration::from_millis(10),
+            Duration::from_millis(50),
+            Duration::from_secs(20),
+        ))
+        .build()
+        .unwrap();
+    let (src, v1) = (name("src"), reference("v1"));
+    let dir = tempfile::tempdir().unwrap();
+    let layout = OciLayout::create(dir.path()).unwrap();
+    let (options, events) = recording();
+    let report = copy(
+        &RegistryImage::new(&client, &src, &v1),
+        &LayoutImage::new(&layout, Some("v1")),
+        &options,
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.blobs_uploaded, 2, "{report:?}");
+    let events = events.lock().unwrap().clone();
+    let retried: Vec<&Event> = events
+        .iter()
+        .filter(|e| matches!(e, Event::Retried { .. }))
+        .collect();
+    assert!(
+        matches!(retried.as_slice(), [Event::Retried { digest, attempt: 1, reason, .. }]
+            if *digest == layer_d && reason.contains("503")),
+        "{events:?}"
+    );
+    assert!(layout.has_blob(&layer_d));
 }
