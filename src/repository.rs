@@ -574,64 +574,41 @@ impl ReportOptions {
     }
 }
 
-/// Settings of [`Repository::pull_to_layout`]: the name recorded in the
-/// layout and the [`TransferOptions`] (platforms, concurrency, observer).
+/// Settings of [`Repository::pull_to_layout`] and
+/// [`Repository::push_from_layout`]: the image's name in the layout and the
+/// [`TransferOptions`] (platforms, concurrency, observer).
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
-pub struct LayoutPullOptions {
-    /// The `org.opencontainers.image.ref.name` recorded in `index.json`
-    /// (default: none).
+pub struct LayoutOptions {
+    /// The image's `org.opencontainers.image.ref.name` in `index.json`: the
+    /// name a pull records (default: none), the image a push takes
+    /// (default: the layout's only image).
     pub ref_name: Option<String>,
     /// How the transfer runs (default: every platform, 4 blobs at once).
     pub transfer: TransferOptions,
 }
 
-impl LayoutPullOptions {
-    /// The name recorded in `index.json`.
+/// The settings of a pull into a layout: [`LayoutOptions`].
+pub type LayoutPullOptions = LayoutOptions;
+
+/// The settings of a push from a layout: [`LayoutOptions`].
+pub type LayoutPushOptions = LayoutOptions;
+
+impl LayoutOptions {
+    /// The image's name in `index.json`.
     pub fn ref_name(mut self, name: impl Into<String>) -> Self {
         self.ref_name = Some(name.into());
         self
     }
 
-    /// Pulls only `platform` of an index.
+    /// Of an index, pulls only `platform` (a push takes the layout's image
+    /// as it is).
     pub fn platform(mut self, platform: Platform) -> Self {
         self.transfer = self.transfer.platform(platform);
         self
     }
 
-    /// Blobs downloaded at once.
-    pub fn concurrency(mut self, n: usize) -> Self {
-        self.transfer = self.transfer.concurrency(n);
-        self
-    }
-
-    /// Reports every transfer [`Event`](crate::transfer::Event) to `observer`.
-    pub fn observer(mut self, observer: impl Observer + 'static) -> Self {
-        self.transfer = self.transfer.observer(observer);
-        self
-    }
-}
-
-/// Settings of [`Repository::push_from_layout`]: which image of the layout,
-/// and the [`TransferOptions`].
-#[derive(Debug, Clone, Default)]
-#[non_exhaustive]
-pub struct LayoutPushOptions {
-    /// The image of the layout to push, by its
-    /// `org.opencontainers.image.ref.name` (default: the layout's only image).
-    pub ref_name: Option<String>,
-    /// How the transfer runs (default: 4 blobs at once).
-    pub transfer: TransferOptions,
-}
-
-impl LayoutPushOptions {
-    /// Pushes the layout's image recorded under this name.
-    pub fn ref_name(mut self, name: impl Into<String>) -> Self {
-        self.ref_name = Some(name.into());
-        self
-    }
-
-    /// Blobs uploaded at once.
+    /// Blobs moved at once.
     pub fn concurrency(mut self, n: usize) -> Self {
         self.transfer = self.transfer.concurrency(n);
         self
