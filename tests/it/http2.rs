@@ -42,19 +42,7 @@ fn tls_registry() -> &'static Registry {
 
 /// Runs a future on a fresh runtime under [`DEADLINE`].
 fn run_async<T: Send>(fut: impl std::future::Future<Output = T> + Send) -> T {
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(async { tokio::time::timeout(DEADLINE, fut).await })
-                .expect("test timed out")
-        })
-        .join()
-        .unwrap_or_else(|p| std::panic::resume_unwind(p))
-    })
+    registry::run_async(DEADLINE, fut)
 }
 
 /// What the client does: ping, push a one-layer image (POST and PUT), then

@@ -680,3 +680,25 @@ fn probe_v2(port: u16) -> Result<(u16, String), String> {
         .ok_or_else(|| format!("bad HTTP answer: {head:?}"))?;
     Ok((status, head))
 }
+
+/// Runs a future on a fresh two-thread runtime of its own (on a thread of
+/// its own, so it works from sync tests and from inside another runtime),
+/// failing the test when it takes longer than `deadline`.
+pub fn run_async<T: Send>(
+    deadline: Duration,
+    fut: impl std::future::Future<Output = T> + Send,
+) -> T {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async { tokio::time::timeout(deadline, fut).await })
+                .expect("test timed out")
+        })
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
