@@ -1,13 +1,18 @@
-//! Deletes an image by tag or by digest, saying first which tags go with it.
+//! Deletes a tag, or an image by digest, saying first what goes.
 //!
-//! The API deletes manifests, not tags: deleting `app:v1` deletes the
-//! manifest `v1` points at, and with it every other tag of that digest. This
-//! example finds those tags (a `HEAD` per tag of the repository) and names
-//! them; `--dry-run` stops there.
+//! The API deletes manifests, not tags: deleting a manifest takes every tag
+//! of its digest with it. Given `NAME:TAG`, this example removes that tag
+//! alone: when other tags share its digest, the library's
+//! `Repository::untag` points the tag at a placeholder manifest and deletes
+//! that, so the image keeps its other tags; when the tag is its digest's
+//! only one, the manifest is deleted. `--digest` (or a `@DIGEST` reference)
+//! deletes the manifest and every tag of it. `--dry-run` says which way it
+//! would go and changes nothing.
 //!
 //! ```text
 //! cargo run --example delete -- 127.0.0.1:5000/team/app:v1 --dry-run
 //! cargo run --example delete -- 127.0.0.1:5000/team/app:v1
+//! cargo run --example delete -- 127.0.0.1:5000/team/app:v1 --digest
 //! cargo run --example delete -- 127.0.0.1:5000/team/app@sha256:4c995d69... --json
 //! ```
 mod common;
@@ -15,79 +20,48 @@ mod common;
 use std::process::ExitCode;
 
 use common::Cli;
-use dockreg::TagOrDigest;
+use dockreg::api::Untagged;
+use dockreg::{Repository, Tag, TagOrDigest};
 
 const USAGE: &str = "\
-usage: delete HOST[:PORT]/NAME:TAG|HOST[:PORT]/NAME@DIGEST [--dry-run] [--json]
-  deletes the manifest the tag (or digest) names; every tag pointing at it goes
-  too, and is listed. A reference with both a tag and a digest deletes by digest.
-  --dry-run        say what would be deleted, delete nothing
-plain output: `deleted NAME@DIGEST (tags: v1, latest)` (`would delete ...` with --dry-run)
---json: {\"repository\",\"digest\",\"tags\":[...],\"deleted\":true|false}
+usage: delete HOST[:PORT]/NAME:TAG|HOST[:PORT]/NAME@DIGEST [--digest] [--dry-run] [--json]
+  NAME:TAG removes that tag alone: when other tags share its digest, the tag is
+  pointed at a placeholder manifest which is then deleted, and the image keeps
+  its other tags (this needs push rights); when it is the digest's only tag,
+  the manifest is deleted.
+  --digest         delete the manifest the tag names, and every tag of it
+  NAME@DIGEST      deletes that manifest and every tag of it (so does a
+                   reference with both a tag and a digest)
+  --dry-run        say which way it would go, change nothing
+plain output:
+  `removed tag NAME:TAG; NAME@DIGEST stays (tags: b, c)`        (tag alone)
+  `deleted NAME@DIGEST (tags: v1, latest)`                       (manifest)
+  `would remove ...` / `would delete ...` with --dry-run
+--json: {\"action\":\"untag\"|\"delete\",\"repository\",\"digest\",\"tags\":[...],
+         \"kept_tags\":[...],\"deleted\":true|false}
+  tags: the tags that go; kept_tags: the tags of the digest that stay (untag);
+  deleted: false with --dry-run
 a registry with deletion disabled refuses (exit 1); its operator sets
 storage.delete.enabled: true (or REGISTRY_STORAGE_DELETE_ENABLED=true)";
 
 fn main() -> ExitCode {
-    let cli = Cli::parse(USAGE, &[], &["--dry-run"]);
+    let cli = Cli::parse(USAGE, &[], &["--dry-run", "--digest"]);
     let reference = cli.reference(&cli.positional(1)[0]);
     if reference.tag().is_none() && reference.digest().is_none() {
         cli.usage_error("name what to delete: NAME:TAG or NAME@DIGEST (no implicit latest)");
     }
     let dry_run = cli.switch("--dry-run");
+    let whole = cli.switch("--digest");
     common::run(async move {
         let (repo, target) = cli
             .client(reference.registry())?
             .repository_for(&reference)?;
-        let name = repo.name();
-        // By tag: the digest a pull would get. By digest: checks it exists.
-        let digest = repo.manifest_digest(&target).await?;
-        let mut tags: Vec<String> = repo
-            .tags_with_digest(&digest)
-            .await?
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        if let TagOrDigest::Tag(tag) = &target {
-            // The tag we resolved is one of them, even if the listing raced.
-            if !tags.iter().any(|t| t == tag.as_str()) {
-                tags.push(tag.to_string());
-                tags.sort();
-            }
-        }
-        if !dry_run {
-            repo.delete_manifest(&digest).await?;
-        }
-        if cli.json() {
-            common::print_json(&serde_json::json!({
-                "repository": name.as_str(),
-                "digest": digest.to_string(),
-                "tags": tags,
-                "deleted": !dry_run,
-            }));
-        } else {
-            let verb = if dry_run { "would delete" } else { "deleted" };
-            let listed = if tags.is_empty() {
-                "no tags".to_owned()
-            } else {
-                format!("tags: {}", tags.join(", "))
-            };
-            println!("{verb} {name}@{digest} ({listed})");
-            if let TagOrDigest::Tag(tag) = &target {
-                let others: Vec<&str> = tags
-                    .iter()
-                    .map(String::as_str)
-                    .filter(|t| *t != tag.as_str())
-                    .collect();
-                if !others.is_empty() {
-                    let verb = if dry_run { "would go" } else { "went" };
-                    println!(
-                        "{} share the digest of {tag} and {verb} too",
-                        others.join(", ")
-                    );
-                }
-            }
-        }
-        if !dry_run {
+        let outcome = match &target {
+            TagOrDigest::Tag(tag) if !whole => untag(&repo, tag, dry_run).await?,
+            _ => delete_manifest(&repo, &target, dry_run).await?,
+        };
+        outcome.print(&repo, dry_run, cli.json());
+        if !dry_run && outcome.action == "delete" {
             // For people: on stderr when stdout is JSON.
             if cli.json() {
                 eprintln!("note: {}", common::GC_REMINDER);
@@ -97,4 +71,129 @@ fn main() -> ExitCode {
         }
         Ok(())
     })
+}
+
+/// What went (or would go).
+struct Outcome {
+    /// `untag` (the tag alone) or `delete` (the manifest).
+    action: &'static str,
+    digest: dockreg::Digest,
+    /// The tag asked for, if any.
+    asked: Option<String>,
+    /// The tags that go.
+    tags: Vec<String>,
+    /// The tags of the digest that stay.
+    kept_tags: Vec<String>,
+}
+
+/// The tag alone, or the manifest when the tag is its only one.
+async fn untag(repo: &Repository, tag: &Tag, dry_run: bool) -> dockreg::Result<Outcome> {
+    let done = if dry_run {
+        repo.untag_plan(tag).await?
+    } else {
+        repo.untag(tag).await?
+    };
+    let kept_tags = match &done {
+        Untagged::TagOnly { other_tags, .. } => {
+            other_tags.iter().map(ToString::to_string).collect()
+        }
+        _ => Vec::new(),
+    };
+    Ok(Outcome {
+        action: if done.deletes_manifest() {
+            "delete"
+        } else {
+            "untag"
+        },
+        digest: done.digest().clone(),
+        asked: Some(tag.to_string()),
+        tags: vec![tag.to_string()],
+        kept_tags,
+    })
+}
+
+/// The manifest and every tag of it.
+async fn delete_manifest(
+    repo: &Repository,
+    target: &TagOrDigest,
+    dry_run: bool,
+) -> dockreg::Result<Outcome> {
+    // By tag: the digest a pull would get. By digest: checks it exists.
+    let digest = repo.manifest_digest(target).await?;
+    let mut tags: Vec<String> = repo
+        .tags_with_digest(&digest)
+        .await?
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let asked = match target {
+        TagOrDigest::Tag(tag) => Some(tag.to_string()),
+        _ => None,
+    };
+    if let Some(tag) = &asked {
+        // The tag we resolved is one of them, even if the listing raced.
+        if !tags.contains(tag) {
+            tags.push(tag.clone());
+            tags.sort();
+        }
+    }
+    if !dry_run {
+        repo.delete_manifest(&digest).await?;
+    }
+    Ok(Outcome {
+        action: "delete",
+        digest,
+        asked,
+        tags,
+        kept_tags: Vec::new(),
+    })
+}
+
+impl Outcome {
+    fn print(&self, repo: &Repository, dry_run: bool, json: bool) {
+        let name = repo.name();
+        let digest = &self.digest;
+        if json {
+            common::print_json(&serde_json::json!({
+                "action": self.action,
+                "repository": name.as_str(),
+                "digest": digest.to_string(),
+                "tags": self.tags,
+                "kept_tags": self.kept_tags,
+                "deleted": !dry_run,
+            }));
+            return;
+        }
+        if self.action == "untag" {
+            let verb = if dry_run { "would remove" } else { "removed" };
+            let tag = self.asked.as_deref().unwrap_or_default();
+            println!(
+                "{verb} tag {name}:{tag}; {name}@{digest} stays (tags: {})",
+                self.kept_tags.join(", ")
+            );
+            return;
+        }
+        let verb = if dry_run { "would delete" } else { "deleted" };
+        let listed = if self.tags.is_empty() {
+            "no tags".to_owned()
+        } else {
+            format!("tags: {}", self.tags.join(", "))
+        };
+        println!("{verb} {name}@{digest} ({listed})");
+        if let Some(tag) = &self.asked {
+            let others: Vec<&str> = self
+                .tags
+                .iter()
+                .map(String::as_str)
+                .filter(|t| t != tag)
+                .collect();
+            if !others.is_empty() {
+                let verb = if dry_run { "would go" } else { "went" };
+                println!(
+                    "{} share the digest of {tag} and {verb} too (--digest)",
+                    others.join(", ")
+                );
+            }
+        }
+    }
 }

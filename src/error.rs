@@ -149,6 +149,51 @@ pub enum Error {
         url: String,
     },
 
+    /// Removing one tag alone ([`Client::untag`](crate::Client::untag))
+    /// needs to push a placeholder manifest under the tag, and the registry
+    /// refused the push (401, 403 or 405). Nothing was changed: the tag
+    /// still names its image.
+    #[error(
+        "cannot remove tag {} alone: the registry refused to push the placeholder \
+         manifest this needs ({source}); it needs push rights on the repository \
+         (and a registry that is not read-only), or delete by digest to remove \
+         the image with every tag of it",
+        Escaped(reference)
+    )]
+    UntagPushDenied {
+        /// The tag, as `NAME:TAG`.
+        reference: String,
+        /// The refused request.
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// Removing one tag alone ([`Client::untag`](crate::Client::untag))
+    /// moved the tag onto a placeholder manifest, and then deleting that
+    /// placeholder failed: the tag now names the placeholder, not its image
+    /// (which keeps its other tags). Deleting the placeholder by digest
+    /// finishes the job.
+    #[error(
+        "{} now points at the placeholder manifest {placeholder}, not at {kept} \
+         (which keeps its other tags), because deleting the placeholder failed: \
+         {source}; delete {}@{placeholder} to finish removing the tag",
+        Escaped(reference),
+        Escaped(repository)
+    )]
+    UntagIncomplete {
+        /// The tag, as `NAME:TAG`.
+        reference: String,
+        /// The repository.
+        repository: String,
+        /// The placeholder manifest the tag now names.
+        placeholder: Digest,
+        /// The digest the tag named before, which its other tags keep.
+        kept: Digest,
+        /// Why the placeholder could not be deleted.
+        #[source]
+        source: Box<Error>,
+    },
+
     /// No manifest of an index or manifest list matches the platform asked for.
     #[error(
         "no manifest for platform {} in {} (available: {})",
@@ -286,7 +331,9 @@ impl Error {
     /// The HTTP status of a registry error, or of a reqwest error that has one.
     pub fn status(&self) -> Option<StatusCode> {
         match self {
-            Error::RetriesExhausted { source, .. } => source.status(),
+            Error::RetriesExhausted { source, .. } | Error::UntagPushDenied { source, .. } => {
+                source.status()
+            }
             Error::Registry { status, .. } => Some(*status),
             Error::Http { source, .. } => source.status(),
             Error::DeletionDisabled { .. } => Some(StatusCode::METHOD_NOT_ALLOWED),
@@ -316,7 +363,9 @@ impl Error {
     /// The first error code of the registry's error envelope, if there was one.
     pub fn code(&self) -> Option<&ErrorCode> {
         match self {
-            Error::RetriesExhausted { source, .. } => source.code(),
+            Error::RetriesExhausted { source, .. } | Error::UntagPushDenied { source, .. } => {
+                source.code()
+            }
             Error::Registry { errors, .. } => errors.first().map(|e| &e.code),
             Error::DeletionDisabled { .. } => Some(&ErrorCode::Unsupported),
             _ => None,

@@ -55,7 +55,9 @@ use bytes::Bytes;
 use futures::Stream;
 use url::Url;
 
-use crate::api::{BlobStream, BlobUpload, PushOutcome, TagInfo, TagReport, DEFAULT_CHUNK_SIZE};
+use crate::api::{
+    BlobStream, BlobUpload, PushOutcome, TagInfo, TagReport, Untagged, DEFAULT_CHUNK_SIZE,
+};
 use crate::client::Client;
 use crate::digest::Digest;
 use crate::error::Error;
@@ -785,10 +787,41 @@ impl Repository {
 
     /// Deletes a tag by deleting the manifest it resolves to, and returns that
     /// digest. Every other tag of the digest goes too: see
-    /// [`Repository::tags_with_digest`], and [`Client::delete_tag`].
+    /// [`Repository::tags_with_digest`], and [`Client::delete_tag`]; to
+    /// remove the tag alone, [`Repository::untag`].
     pub async fn delete_tag(&self, tag: impl IntoTag) -> Result<Digest> {
         let tag = tag.into_tag()?;
         self.client.delete_tag(&self.name, &tag).await
+    }
+
+    /// Removes one tag and nothing else: when other tags share its digest,
+    /// the tag is pointed at a placeholder manifest that is then deleted, so
+    /// the image keeps its other tags ([`Untagged::TagOnly`]); when it is
+    /// the digest's only tag, the manifest is deleted ([`Untagged::Manifest`]).
+    /// See [`Client::untag`] for the steps and the errors (deletion
+    /// disabled, push denied, a placeholder left behind).
+    ///
+    /// ```no_run
+    /// # async fn run(repo: dockreg::Repository) -> dockreg::Result<()> {
+    /// use dockreg::api::Untagged;
+    /// match repo.untag_plan("v1").await? {                      // nothing changed yet
+    ///     Untagged::TagOnly { other_tags, .. } => println!("v1 goes, {other_tags:?} stay"),
+    ///     Untagged::Manifest { digest, .. } => println!("v1 was the only tag of {digest}"),
+    ///     _ => {}
+    /// }
+    /// let done = repo.untag("v1").await?;
+    /// # let _ = done; Ok(()) }
+    /// ```
+    pub async fn untag(&self, tag: impl IntoTag) -> Result<Untagged> {
+        let tag = tag.into_tag()?;
+        self.client.untag(&self.name, &tag).await
+    }
+
+    /// What [`Repository::untag`] would do, doing nothing; see
+    /// [`Client::untag_plan`].
+    pub async fn untag_plan(&self, tag: impl IntoTag) -> Result<Untagged> {
+        let tag = tag.into_tag()?;
+        self.client.untag_plan(&self.name, &tag).await
     }
 
     /// Deletes a manifest by digest, and every tag on it; see

@@ -12,7 +12,7 @@
 //! | tags | [`Client::tags`](crate::Client::tags), [`Client::tags_page`](crate::Client::tags_page) |
 //! | manifests | [`Client::manifest`](crate::Client::manifest), [`Client::manifest_digest`](crate::Client::manifest_digest), [`Client::manifest_for_platform`](crate::Client::manifest_for_platform), [`Client::image_config`](crate::Client::image_config) |
 //! | uploads | [`Client::push_blob`](crate::Client::push_blob), [`Client::push_blob_stream`](crate::Client::push_blob_stream), [`Client::start_upload`](crate::Client::start_upload), [`Client::mount_blob`](crate::Client::mount_blob) |
-//! | delete | [`Client::delete_tag`](crate::Client::delete_tag), [`Client::delete_manifest`](crate::Client::delete_manifest), [`Client::delete_blob`](crate::Client::delete_blob), [`Client::tags_with_digest`](crate::Client::tags_with_digest) |
+//! | delete | [`Client::delete_tag`](crate::Client::delete_tag), [`Client::delete_manifest`](crate::Client::delete_manifest), [`Client::delete_blob`](crate::Client::delete_blob), [`Client::tags_with_digest`](crate::Client::tags_with_digest), [`Client::untag`](crate::Client::untag), [`Client::untag_plan`](crate::Client::untag_plan) |
 //! | copy ([`transfer`](crate::transfer)) | [`Client::copy_image`](crate::Client::copy_image), [`Client::put_manifest`](crate::Client::put_manifest) |
 //! | report | [`Client::tag_report`](crate::Client::tag_report), [`Client::tag_info`](crate::Client::tag_info) |
 //! | rate limit | [`Client::rate_limit`](crate::Client::rate_limit) |
@@ -25,6 +25,7 @@ mod manifests;
 mod ratelimit;
 mod report;
 mod tags;
+mod untag;
 mod uploads;
 
 pub use base::PingResponse;
@@ -60,4 +61,5 @@ pub(crate) use blobs::{persist_beside, temp_beside};
 pub(crate) use manifests::platform_entry;
 pub(crate) use report::dated_entry;
 pub use report::{TagError, TagInfo, TagReport};
+pub use untag::{Untagged, PLACEHOLDER_ARTIFACT_TYPE};
 pub use uploads::{BlobUpload, PushOutcome, DEFAULT_CHUNK_SIZE};

@@ -24,15 +24,15 @@ fn by_digest(d: &Digest) -> TagOrDigest {
 }
 
 /// An image pushed with the raw API for a test of its own.
-struct Image {
-    manifest: Digest,
-    config: Digest,
-    layer: Digest,
+pub(crate) struct Image {
+    pub(crate) manifest: Digest,
+    pub(crate) config: Digest,
+    pub(crate) layer: Digest,
 }
 
 /// Pushes a tiny schema 2 image (its own layer and config, told apart by
 /// `label`) to `repo` and tags it with every tag of `tags`.
-fn push_image(reg: &Registry, repo: &str, label: &str, tags: &[&str]) -> Image {
+pub(crate) fn push_image(reg: &Registry, repo: &str, label: &str, tags: &[&str]) -> Image {
     let layer = registry::tiny_layer(&[("etc/label.txt", label.as_bytes())]);
     let config = serde_json::to_vec(&json!({
         "architecture": "amd64",

@@ -35,5 +35,6 @@ mod repository;
 mod shedding;
 mod tags;
 mod transfer;
+mod untag;
 mod upload_retry;
 mod uploads;
