@@ -34,6 +34,7 @@ mod proxy;
 mod repository;
 mod shedding;
 mod tags;
+mod token_example;
 mod transfer;
 mod upload_retry;
 mod uploads;
