@@ -22,7 +22,8 @@ use dockreg::api::TokenGrant;
 use dockreg::auth::{Scope, TokenInfo};
 use dockreg::RepositoryName;
 
-const USAGE: &str = "usage: token HOST[:PORT]/NAME [--scope pull|push|pull,push|catalog|TYPE:NAME:ACTIONS] [--json]
+const USAGE: &str =
+    "usage: token HOST[:PORT]/NAME [--scope pull|push|pull,push|catalog|TYPE:NAME:ACTIONS] [--json]
        token HOST[:PORT] --scope catalog
 prints the bearer token alone on stdout, for curl -H \"Authorization: Bearer $(token ...)\";
 the realm, service, scope granted and expiry on stderr (--json: one object on stdout)
@@ -101,8 +102,9 @@ fn scope(cli: &Cli, value: &str, name: Option<&RepositoryName>) -> Scope {
         return Scope::catalog();
     }
     if value.contains(':') {
-        return Scope::parse(value)
-            .unwrap_or_else(|| cli.usage_error(&format!("bad scope {value:?}: TYPE:NAME:ACTIONS")));
+        return Scope::parse(value).unwrap_or_else(|| {
+            cli.usage_error(&format!("bad scope {value:?}: TYPE:NAME:ACTIONS"))
+        });
     }
     let actions: Vec<&str> = value.split(',').map(str::trim).collect();
     if let Some(bad) = actions
@@ -160,7 +162,9 @@ fn show(cli: &Cli, info: &TokenInfo, source: &str) {
             for asked in &info.requested {
                 let got: Vec<&str> = g
                     .iter()
-                    .filter(|s| s.resource_type() == asked.resource_type() && s.name() == asked.name())
+                    .filter(|s| {
+                        s.resource_type() == asked.resource_type() && s.name() == asked.name()
+                    })
                     .flat_map(|s| s.actions())
                     .collect();
                 let missing: Vec<&str> = asked.actions().filter(|a| !got.contains(a)).collect();
@@ -197,7 +201,7 @@ fn show(cli: &Cli, info: &TokenInfo, source: &str) {
                     rfc3339(i)
                 ),
                 (Some(e), None) => format!("; expires_in {} s", e.as_secs()),
-                (None, _) => String::new(),
+                (None, _) => "; the answer sent no expires_in".to_owned(),
             };
             eprintln!("expires: {} ({left}{said})", rfc3339(at));
         }

@@ -201,7 +201,11 @@ impl Client {
             http: &inner.token_http,
             allow_insecure_realm: inner.allow_insecure_realm,
         };
-        if let Some(info) = inner.authenticator.fetch_token(&ctx, bearer, &scopes).await? {
+        if let Some(info) = inner
+            .authenticator
+            .fetch_token(&ctx, bearer, &scopes)
+            .await?
+        {
             return Ok(TokenGrant::Bearer(info));
         }
         let answer = match inner.authenticator.answer(&ctx, &challenges, None).await? {

@@ -918,6 +918,76 @@ mod tests {
     }
 
     #[test]
+    fn token_info_reads_jwt_claims_and_survives_anything_else() {
+        use base64::Engine as _;
+        let jwt = |claims: &str| {
+            let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+            format!("{}.{}.sig", b64(r#"{"alg":"RS256"}"#), b64(claims))
+        };
+        let info = |token: String| TokenInfo::new(token, "https://auth.example.com/token");
+        let granted = |token: String| {
+            info(token)
+                .granted()
+                .map(|g| g.iter().map(ToString::to_string).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            granted(jwt(
+                r#"{"access":[{"type":"repository","name":"a/b","actions":["push","pull"]},
+                   {"type":"repository","name":"c","actions":[]},{"name":"no-type"},
+                   {"type":"registry","name":"catalog","actions":["*",7]}]}"#
+            )),
+            Some(vec![
+                "repository:a/b:pull,push".to_owned(),
+                "repository:c:".to_owned(),
+                "registry:catalog:*".to_owned(),
+            ])
+        );
+        // Not a JWT, or no readable access claim: unknown, never a panic.
+        for token in [
+            "opaque".to_owned(),
+            "a.b".to_owned(),
+            "a.b.c.d".to_owned(),
+            "x.%%%.y".to_owned(),
+            jwt("[1,2]"),
+            jwt("not json"),
+            jwt(r#"{"access":"all"}"#),
+            jwt(r#"{"sub":"me"}"#),
+        ] {
+            assert_eq!(granted(token.clone()), None, "{token}");
+        }
+        // exp: read when it is a plain number of seconds, else unknown.
+        let exp = |claims: &str| info(jwt(claims)).expires_at();
+        assert_eq!(
+            exp(r#"{"exp":60}"#),
+            Some(UNIX_EPOCH + Duration::from_secs(60))
+        );
+        for hostile in [
+            r#"{"exp":-5}"#,
+            r#"{"exp":1e300}"#,
+            r#"{"exp":"soon"}"#,
+            r#"{"exp":18446744073709551615}"#,
+        ] {
+            let _ = exp(hostile);
+        }
+        assert_eq!(exp(r#"{"exp":"soon"}"#), None);
+        // From a token answer: issued_at (or when asked) plus expires_in.
+        let mut answered = info("opaque".to_owned());
+        answered.fetched_at = Some(UNIX_EPOCH + Duration::from_secs(1000));
+        assert_eq!(
+            answered.expires_at(),
+            Some(UNIX_EPOCH + Duration::from_secs(1060)),
+            "the spec's default of 60 s"
+        );
+        answered.expires_in = Some(Duration::from_secs(300));
+        answered.issued_at = Some(UNIX_EPOCH + Duration::from_secs(900));
+        assert_eq!(
+            answered.expires_at(),
+            Some(UNIX_EPOCH + Duration::from_secs(1200))
+        );
+        assert!(!format!("{answered:?}").contains("opaque"), "{answered:?}");
+    }
+
+    #[test]
     fn debug_names_the_user_but_not_the_secret() {
         let flow = TokenFlow::new(Some(Credential::password("alice", "hunter2")));
         let shown = format!("{flow:?}");

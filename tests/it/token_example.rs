@@ -118,7 +118,10 @@ async fn the_token_from_the_token_registry_opens_the_tags_list() {
     // bob gets a token that grants nothing on alice's repository: said.
     let out = token(
         &[&reference],
-        &[("REGISTRY_USERNAME", "bob"), ("REGISTRY_PASSWORD", "bob-pass")],
+        &[
+            ("REGISTRY_USERNAME", "bob"),
+            ("REGISTRY_PASSWORD", "bob-pass"),
+        ],
     )
     .await;
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -131,12 +134,19 @@ async fn the_token_from_the_token_registry_opens_the_tags_list() {
     // A wrong password: the token server's refusal, exit 1, one line.
     let out = token(
         &[&reference],
-        &[("REGISTRY_USERNAME", "alice"), ("REGISTRY_PASSWORD", "nope")],
+        &[
+            ("REGISTRY_USERNAME", "alice"),
+            ("REGISTRY_PASSWORD", "nope"),
+        ],
     )
     .await;
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
-    assert!(text(&out.stderr).contains("UNAUTHORIZED"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("UNAUTHORIZED"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // A bad --scope is a usage error.
     let out = token(&[&reference, "--scope", "pul"], ALICE).await;
@@ -163,8 +173,14 @@ async fn an_openshift_realm_on_the_registrys_own_origin() {
     // ("openshift:sha256~abc" in Basic).
     Mock::given(method("GET"))
         .and(path("/openshift/token"))
-        .and(query_param("scope", "repository:demo1-ds/busybox:pull,push"))
-        .and(header("authorization", "Basic b3BlbnNoaWZ0OnNoYTI1Nn5hYmM="))
+        .and(query_param(
+            "scope",
+            "repository:demo1-ds/busybox:pull,push",
+        ))
+        .and(header(
+            "authorization",
+            "Basic b3BlbnNoaWZ0OnNoYTI1Nn5hYmM=",
+        ))
         .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
             "token": "sha256~opaque-openshift-token",
             "access_token": "sha256~opaque-openshift-token",
