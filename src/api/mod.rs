@@ -7,7 +7,7 @@
 //!
 //! | group | calls |
 //! |---|---|
-//! | base | [`Client::ping`](crate::Client::ping) |
+//! | base | [`Client::ping`](crate::Client::ping), [`Client::token`](crate::Client::token) |
 //! | catalog | [`Client::catalog`](crate::Client::catalog), [`Client::catalog_page`](crate::Client::catalog_page) |
 //! | tags | [`Client::tags`](crate::Client::tags), [`Client::tags_page`](crate::Client::tags_page) |
 //! | manifests | [`Client::manifest`](crate::Client::manifest), [`Client::manifest_digest`](crate::Client::manifest_digest), [`Client::manifest_for_platform`](crate::Client::manifest_for_platform), [`Client::image_config`](crate::Client::image_config) |
@@ -28,7 +28,7 @@ mod tags;
 mod untag;
 mod uploads;
 
-pub use base::PingResponse;
+pub use base::{PingResponse, TokenGrant};
 
 use reqwest::{Method, StatusCode};
 use url::Url;

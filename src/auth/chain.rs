@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 
 use super::{
-    AuthContext, Authenticator, Authorization, Basic, Challenge, Credential, DockerConfig,
+    AuthContext, Authenticator, Authorization, Basic, Challenge, Credential, DockerConfig, Scope,
+    TokenInfo,
 };
 use crate::Result;
 
@@ -270,6 +271,17 @@ impl Authenticator for CredentialChain {
         failed: Option<&Authorization>,
     ) -> Result<Option<Authorization>> {
         self.authenticator().answer(ctx, challenges, failed).await
+    }
+
+    async fn fetch_token(
+        &self,
+        ctx: &AuthContext<'_>,
+        challenge: &Challenge,
+        scopes: &[Scope],
+    ) -> Result<Option<TokenInfo>> {
+        self.authenticator()
+            .fetch_token(ctx, challenge, scopes)
+            .await
     }
 }
 

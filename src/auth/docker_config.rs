@@ -13,7 +13,10 @@ use base64::Engine as _;
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{AuthContext, Authenticator, Authorization, Challenge, Credential, Secret, TokenFlow};
+use super::{
+    AuthContext, Authenticator, Authorization, Challenge, Credential, Scope, Secret, TokenFlow,
+    TokenInfo,
+};
 use crate::error::Error;
 use crate::Result;
 
@@ -299,6 +302,18 @@ impl Authenticator for DockerConfig {
         failed: Option<&Authorization>,
     ) -> Result<Option<Authorization>> {
         self.flow(ctx).await?.answer(ctx, challenges, failed).await
+    }
+
+    async fn fetch_token(
+        &self,
+        ctx: &AuthContext<'_>,
+        challenge: &Challenge,
+        scopes: &[Scope],
+    ) -> Result<Option<TokenInfo>> {
+        self.flow(ctx)
+            .await?
+            .fetch_token(ctx, challenge, scopes)
+            .await
     }
 }
 

@@ -39,7 +39,7 @@ pub use chain::{
 pub use challenge::{challenges_of, parse_challenges, Challenge};
 pub use docker_config::DockerConfig;
 pub use scope::Scope;
-pub use token::TokenFlow;
+pub use token::{TokenFlow, TokenInfo};
 
 use crate::error::Error;
 use crate::Result;
@@ -88,6 +88,22 @@ pub trait Authenticator: fmt::Debug + Send + Sync {
         failed: Option<&Authorization>,
     ) -> Result<Option<Authorization>> {
         let _ = (ctx, challenges, failed);
+        Ok(None)
+    }
+
+    /// Fetches a fresh token for a `Bearer` challenge and these scopes,
+    /// with what the token server said of it: what
+    /// [`Client::token`](crate::Client::token) shows to a person who wants
+    /// the token itself. `None` (the default): this authenticator fetches
+    /// no tokens, and [`Client::token`](crate::Client::token) falls back on
+    /// [`Authenticator::answer`].
+    async fn fetch_token(
+        &self,
+        ctx: &AuthContext<'_>,
+        challenge: &Challenge,
+        scopes: &[Scope],
+    ) -> Result<Option<TokenInfo>> {
+        let _ = (ctx, challenge, scopes);
         Ok(None)
     }
 }
@@ -272,6 +288,14 @@ macro_rules! delegate_to_flow {
                 failed: Option<&Authorization>,
             ) -> Result<Option<Authorization>> {
                 self.0.answer(ctx, challenges, failed).await
+            }
+            async fn fetch_token(
+                &self,
+                ctx: &AuthContext<'_>,
+                challenge: &Challenge,
+                scopes: &[Scope],
+            ) -> Result<Option<TokenInfo>> {
+                self.0.fetch_token(ctx, challenge, scopes).await
             }
         }
     )*};

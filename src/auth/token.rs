@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
@@ -149,6 +149,126 @@ struct TokenResponse {
     refresh_token: Option<String>,
 }
 
+/// A bearer token as a token server issued it, and what the server said of
+/// it: what [`Client::token`](crate::Client::token) returns to a program or
+/// a person who wants the token itself (for `curl -H "Authorization: Bearer
+/// ..."`). The token shows as `<redacted>` in `Debug`.
+///
+/// ```
+/// use dockreg::auth::TokenInfo;
+/// // A JWT as docker's token servers issue it (signature elided here).
+/// let claims = r#"{"exp":4102444800,"access":[{"type":"repository","name":"team/app","actions":["pull"]}]}"#;
+/// # use base64::Engine as _;
+/// let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims);
+/// let info = TokenInfo::new(format!("eyJhbGciOiJSUzI1NiJ9.{payload}.c2ln"), "https://auth.example.com/token");
+/// let granted = info.granted().unwrap();
+/// assert_eq!(granted[0].to_string(), "repository:team/app:pull");
+/// assert_eq!(
+///     info.expires_at(),
+///     Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(4102444800))
+/// );
+/// // An opaque token says nothing of itself.
+/// assert!(TokenInfo::new("opaque", "https://auth.example.com/token").granted().is_none());
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct TokenInfo {
+    /// The token (the answer's `token`, else its `access_token`). Do not
+    /// log it.
+    pub token: Secret,
+    /// The realm it came from (the challenge's `realm`).
+    pub realm: String,
+    /// The challenge's `service`, when it named one.
+    pub service: Option<String>,
+    /// The scopes asked for. What the token server granted may be less:
+    /// see [`TokenInfo::granted`].
+    pub requested: Vec<Scope>,
+    /// The answer's `expires_in`, clamped to 1 s..=24 h; `None` when it sent
+    /// none (the spec's default is then 60 s).
+    pub expires_in: Option<Duration>,
+    /// The answer's `issued_at`, when it sent one that reads as RFC 3339
+    /// and is not in the future.
+    pub issued_at: Option<SystemTime>,
+    /// When the token was asked for (`None`: not from a token response).
+    fetched_at: Option<SystemTime>,
+}
+
+impl TokenInfo {
+    /// A token from `realm`, known by nothing else (no service, scopes or
+    /// expiry): for an [`Authenticator`] of your own, and for tests.
+    pub fn new(token: impl Into<Secret>, realm: impl Into<String>) -> TokenInfo {
+        TokenInfo {
+            token: token.into(),
+            realm: realm.into(),
+            service: None,
+            requested: Vec::new(),
+            expires_in: None,
+            issued_at: None,
+            fetched_at: None,
+        }
+    }
+
+    /// The scopes granted, read from the token's `access` claim when the
+    /// token is a JWT (as docker's token server and most others issue):
+    /// each with the actions granted, none when nothing was. `None` when
+    /// the token is not a JWT or carries no `access` claim. The claims are
+    /// read, not verified: the registry checks the signature.
+    pub fn granted(&self) -> Option<Vec<Scope>> {
+        let access = jwt_claims(self.token.expose())?;
+        let access = access.get("access")?.as_array()?;
+        Some(
+            access
+                .iter()
+                .filter_map(|entry| {
+                    let resource_type = entry.get("type")?.as_str()?;
+                    let name = entry.get("name")?.as_str()?;
+                    let actions = entry
+                        .get("actions")
+                        .and_then(serde_json::Value::as_array)
+                        .map(|a| a.iter().filter_map(serde_json::Value::as_str).collect())
+                        .unwrap_or_else(Vec::new);
+                    Some(Scope::new(resource_type, name, actions))
+                })
+                .collect(),
+        )
+    }
+
+    /// When the token expires: the JWT's `exp` claim when it has one, else
+    /// `issued_at` (or the time it was asked for) plus `expires_in` (60 s
+    /// when not sent). `None` when neither the token nor a token response
+    /// says ([`TokenInfo::new`]).
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        let exp = jwt_claims(self.token.expose())
+            .and_then(|c| c.get("exp").and_then(serde_json::Value::as_u64))
+            .and_then(|secs| UNIX_EPOCH.checked_add(Duration::from_secs(secs)));
+        exp.or_else(|| {
+            let from = self.issued_at.or(self.fetched_at)?;
+            let lifetime = self
+                .expires_in
+                .unwrap_or(Duration::from_secs(DEFAULT_EXPIRES_IN));
+            Some(from.checked_add(lifetime).unwrap_or(from))
+        })
+    }
+}
+
+/// The claims of a JWT (`HEADER.CLAIMS.SIGNATURE`, base64url), unverified;
+/// `None` for anything else.
+fn jwt_claims(token: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+    use base64::Engine as _;
+    let mut parts = token.split('.');
+    let (_, claims, _) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(claims.trim_end_matches('='))
+        .ok()?;
+    match serde_json::from_slice(&decoded).ok()? {
+        serde_json::Value::Object(map) => Some(map),
+        _ => None,
+    }
+}
+
 impl TokenFlow {
     /// A token flow with these credentials (`None`: anonymous).
     pub fn new(credential: Option<Credential>) -> TokenFlow {
@@ -195,20 +315,7 @@ impl TokenFlow {
         scopes: &[Scope],
         failed: Option<&Authorization>,
     ) -> Result<Authorization> {
-        let key = TokenKey {
-            registry: ctx.registry.origin(),
-            realm: challenge.realm().unwrap_or_default().to_owned(),
-            service: challenge.service().map(str::to_owned),
-            scopes: scopes.to_vec(),
-        };
-        let slot = {
-            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-            if cache.len() >= CACHE_ENTRIES && !cache.contains_key(&key) {
-                // Slots held only by the map have no request waiting on them.
-                cache.retain(|_, slot| Arc::strong_count(slot) > 1);
-            }
-            cache.entry(key).or_default().clone()
-        };
+        let slot = self.slot(ctx, challenge, scopes);
         let mut slot = slot.lock().await;
         if let Some(cached) = slot.as_ref() {
             let refused = failed == Some(&cached.authorization);
@@ -222,10 +329,31 @@ impl TokenFlow {
                 "refreshing token"
             );
         }
-        let fetched = self.fetch(ctx, challenge, scopes).await?;
+        let (fetched, _) = self.fetch(ctx, challenge, scopes).await?;
         let authorization = fetched.authorization.clone();
         *slot = Some(fetched);
         Ok(authorization)
+    }
+
+    /// The cache slot of a token for the challenge's realm and these scopes.
+    fn slot(
+        &self,
+        ctx: &AuthContext<'_>,
+        challenge: &Challenge,
+        scopes: &[Scope],
+    ) -> Arc<tokio::sync::Mutex<Option<CachedToken>>> {
+        let key = TokenKey {
+            registry: ctx.registry.origin(),
+            realm: challenge.realm().unwrap_or_default().to_owned(),
+            service: challenge.service().map(str::to_owned),
+            scopes: scopes.to_vec(),
+        };
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= CACHE_ENTRIES && !cache.contains_key(&key) {
+            // Slots held only by the map have no request waiting on them.
+            cache.retain(|_, slot| Arc::strong_count(slot) > 1);
+        }
+        cache.entry(key).or_default().clone()
     }
 
     async fn fetch(
@@ -233,7 +361,7 @@ impl TokenFlow {
         ctx: &AuthContext<'_>,
         challenge: &Challenge,
         scopes: &[Scope],
-    ) -> Result<CachedToken> {
+    ) -> Result<(CachedToken, TokenInfo)> {
         let registry = redact(ctx.registry);
         let realm = challenge.realm().ok_or_else(|| {
             Error::protocol(
@@ -403,14 +531,15 @@ impl TokenFlow {
                 kept.insert(refresh_key, Secret::new(refresh_token));
             }
         }
-        let lifetime = lifetime(parsed.expires_in.as_ref());
+        let expires_in = sent_lifetime(parsed.expires_in.as_ref());
+        let lifetime = expires_in.unwrap_or(Duration::from_secs(DEFAULT_EXPIRES_IN));
         let now = SystemTime::now();
-        let issued = parsed
+        let issued_at = parsed
             .issued_at
             .as_deref()
             .and_then(parse_rfc3339)
-            .filter(|t| *t <= now)
-            .unwrap_or(started);
+            .filter(|t| *t <= now);
+        let issued = issued_at.unwrap_or(started);
         let wait = refresh_in(lifetime, issued, now);
         crate::trace::info!(
             realm = %redact(&realm_url),
@@ -427,11 +556,24 @@ impl TokenFlow {
             refresh_in_s = wait.as_secs(),
             "token fetched"
         );
+        let authorization = Authorization::bearer(&token)?;
+        let info = TokenInfo {
+            token: Secret::new(token),
+            realm: realm.to_owned(),
+            service: service.map(str::to_owned),
+            requested: scopes.to_vec(),
+            expires_in,
+            issued_at,
+            fetched_at: Some(started),
+        };
         let now = Instant::now();
-        Ok(CachedToken {
-            authorization: Authorization::bearer(&token)?,
-            refresh_at: now.checked_add(wait).unwrap_or(now),
-        })
+        Ok((
+            CachedToken {
+                authorization,
+                refresh_at: now.checked_add(wait).unwrap_or(now),
+            },
+            info,
+        ))
     }
 
     fn remember(&self, ctx: &AuthContext<'_>, challenge: &Challenge) {
@@ -497,17 +639,22 @@ fn check_origin(response: &reqwest::Response, realm: &Url, method: &str) -> Resu
 /// A token's lifetime from its `expires_in`: absent or not a number, the
 /// spec's 60 s; otherwise clamped to [`MIN_LIFETIME`]..=[`MAX_LIFETIME`]
 /// (negative, zero, fractional, huge and quoted numbers included).
+#[cfg(test)]
 fn lifetime(expires_in: Option<&serde_json::Value>) -> Duration {
+    sent_lifetime(expires_in).unwrap_or(Duration::from_secs(DEFAULT_EXPIRES_IN))
+}
+
+/// The lifetime `expires_in` states, clamped to [`MIN_LIFETIME`]..=
+/// [`MAX_LIFETIME`]; `None` when it states none (absent, null, not a number).
+fn sent_lifetime(expires_in: Option<&serde_json::Value>) -> Option<Duration> {
     let secs = match expires_in {
         Some(serde_json::Value::Number(n)) => n.as_f64(),
         Some(serde_json::Value::String(s)) => s.trim().parse::<f64>().ok(),
         _ => None,
     };
-    let Some(secs) = secs.filter(|s| !s.is_nan()) else {
-        return Duration::from_secs(DEFAULT_EXPIRES_IN);
-    };
+    let secs = secs.filter(|s| !s.is_nan())?;
     let secs = secs.clamp(MIN_LIFETIME.as_secs_f64(), MAX_LIFETIME.as_secs_f64());
-    Duration::try_from_secs_f64(secs).unwrap_or(MAX_LIFETIME)
+    Some(Duration::try_from_secs_f64(secs).unwrap_or(MAX_LIFETIME))
 }
 
 /// How long a token issued at `issued` (not after `now`) with `lifetime`
@@ -525,6 +672,23 @@ fn refresh_in(lifetime: Duration, issued: SystemTime, now: SystemTime) -> Durati
 
 #[async_trait]
 impl Authenticator for TokenFlow {
+    async fn fetch_token(
+        &self,
+        ctx: &AuthContext<'_>,
+        challenge: &Challenge,
+        scopes: &[Scope],
+    ) -> Result<Option<TokenInfo>> {
+        if !challenge.is_bearer() {
+            return Ok(None);
+        }
+        self.remember(ctx, challenge);
+        let slot = self.slot(ctx, challenge, scopes);
+        let mut slot = slot.lock().await;
+        let (fetched, info) = self.fetch(ctx, challenge, scopes).await?;
+        *slot = Some(fetched);
+        Ok(Some(info))
+    }
+
     async fn authorize(&self, ctx: &AuthContext<'_>) -> Result<Option<Authorization>> {
         match self.known(ctx) {
             Some(c) if c.is_bearer() => {
@@ -751,6 +915,76 @@ mod tests {
             !shown.contains("secret") && !shown.contains("planted"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn token_info_reads_jwt_claims_and_survives_anything_else() {
+        use base64::Engine as _;
+        let jwt = |claims: &str| {
+            let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+            format!("{}.{}.sig", b64(r#"{"alg":"RS256"}"#), b64(claims))
+        };
+        let info = |token: String| TokenInfo::new(token, "https://auth.example.com/token");
+        let granted = |token: String| {
+            info(token)
+                .granted()
+                .map(|g| g.iter().map(ToString::to_string).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            granted(jwt(
+                r#"{"access":[{"type":"repository","name":"a/b","actions":["push","pull"]},
+                   {"type":"repository","name":"c","actions":[]},{"name":"no-type"},
+                   {"type":"registry","name":"catalog","actions":["*",7]}]}"#
+            )),
+            Some(vec![
+                "repository:a/b:pull,push".to_owned(),
+                "repository:c:".to_owned(),
+                "registry:catalog:*".to_owned(),
+            ])
+        );
+        // Not a JWT, or no readable access claim: unknown, never a panic.
+        for token in [
+            "opaque".to_owned(),
+            "a.b".to_owned(),
+            "a.b.c.d".to_owned(),
+            "x.%%%.y".to_owned(),
+            jwt("[1,2]"),
+            jwt("not json"),
+            jwt(r#"{"access":"all"}"#),
+            jwt(r#"{"sub":"me"}"#),
+        ] {
+            assert_eq!(granted(token.clone()), None, "{token}");
+        }
+        // exp: read when it is a plain number of seconds, else unknown.
+        let exp = |claims: &str| info(jwt(claims)).expires_at();
+        assert_eq!(
+            exp(r#"{"exp":60}"#),
+            Some(UNIX_EPOCH + Duration::from_secs(60))
+        );
+        for hostile in [
+            r#"{"exp":-5}"#,
+            r#"{"exp":1e300}"#,
+            r#"{"exp":"soon"}"#,
+            r#"{"exp":18446744073709551615}"#,
+        ] {
+            let _ = exp(hostile);
+        }
+        assert_eq!(exp(r#"{"exp":"soon"}"#), None);
+        // From a token answer: issued_at (or when asked) plus expires_in.
+        let mut answered = info("opaque".to_owned());
+        answered.fetched_at = Some(UNIX_EPOCH + Duration::from_secs(1000));
+        assert_eq!(
+            answered.expires_at(),
+            Some(UNIX_EPOCH + Duration::from_secs(1060)),
+            "the spec's default of 60 s"
+        );
+        answered.expires_in = Some(Duration::from_secs(300));
+        answered.issued_at = Some(UNIX_EPOCH + Duration::from_secs(900));
+        assert_eq!(
+            answered.expires_at(),
+            Some(UNIX_EPOCH + Duration::from_secs(1200))
+        );
+        assert!(!format!("{answered:?}").contains("opaque"), "{answered:?}");
     }
 
     #[test]

@@ -34,6 +34,7 @@ mod proxy;
 mod repository;
 mod shedding;
 mod tags;
+mod token_example;
 mod transfer;
 mod untag;
 mod upload_retry;

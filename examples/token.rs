@@ -1,0 +1,236 @@
+//! Gets the bearer token a registry hands out, for `curl` and scripts: where
+//! does the token come from, and what is it good for?
+//!
+//! It asks `GET /v2/` without credentials, reads the `WWW-Authenticate:
+//! Bearer realm=...,service=...` challenge, and runs the token flow at that
+//! realm with your credentials (the same flags, environment and Docker
+//! config as every example). The token alone goes to stdout; the realm, the
+//! service, the scope granted and the expiry go to stderr.
+//!
+//! ```text
+//! TOKEN=$(cargo run -q --example token -- 127.0.0.1:5000/team/app)
+//! curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:5000/v2/team/app/tags/list
+//! cargo run -q --example token -- registry.example.com/team/app --scope pull,push --json
+//! ```
+mod common;
+
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use common::Cli;
+use dockreg::api::TokenGrant;
+use dockreg::auth::{Scope, TokenInfo};
+use dockreg::RepositoryName;
+
+const USAGE: &str =
+    "usage: token HOST[:PORT]/NAME [--scope pull|push|pull,push|catalog|TYPE:NAME:ACTIONS] [--json]
+       token HOST[:PORT] --scope catalog
+prints the bearer token alone on stdout, for curl -H \"Authorization: Bearer $(token ...)\";
+the realm, service, scope granted and expiry on stderr (--json: one object on stdout)
+--scope  the actions on NAME, comma separated (pull, push, delete, *; default pull),
+         `catalog` (registry:catalog:*), or a full scope
+exit status: 0 a token (or none needed: an open registry prints nothing on stdout),
+1 failure, or a registry using Basic authentication (no token exists), 2 usage error";
+
+fn main() -> ExitCode {
+    let cli = Cli::parse(USAGE, &["--scope"], &[]);
+    let arg = &cli.positional(1)[0];
+    let (registry, name) = if arg.contains('/') {
+        let reference = cli.reference(arg);
+        (
+            reference.registry().to_owned(),
+            Some(reference.repository().clone()),
+        )
+    } else {
+        let host = dockreg::reference::parse_registry_host(arg)
+            .unwrap_or_else(|e| cli.usage_error(&e.to_string()));
+        (host, None)
+    };
+    let scope = scope(&cli, cli.value("--scope").unwrap_or("pull"), name.as_ref());
+    common::run(async move {
+        let (auth, source) = cli.credentials()?;
+        let client = cli.client_with(&registry, auth)?;
+        match client.token(std::slice::from_ref(&scope)).await? {
+            TokenGrant::Bearer(info) => {
+                show(&cli, &info, &source);
+                Ok(())
+            }
+            TokenGrant::Basic { realm } => {
+                let realm = realm.map(|r| format!(" (realm {r:?})")).unwrap_or_default();
+                if cli.json() {
+                    common::print_json(&serde_json::json!({
+                        "auth": "basic",
+                        "token": null,
+                        "registry": client.base_url().as_str(),
+                    }));
+                }
+                eprintln!(
+                    "{} uses Basic authentication{realm}, not tokens: there is no token to get. \
+                     Send the username and password with every request: curl -u USER:PASSWORD {}v2/",
+                    client.base_url(),
+                    client.base_url(),
+                );
+                std::process::exit(1)
+            }
+            TokenGrant::NotNeeded => {
+                if cli.json() {
+                    common::print_json(&serde_json::json!({
+                        "auth": "none",
+                        "token": null,
+                        "registry": client.base_url().as_str(),
+                    }));
+                }
+                eprintln!(
+                    "{} asks for no authentication: no token is needed (curl {}v2/ as it is)",
+                    client.base_url(),
+                    client.base_url(),
+                );
+                Ok(())
+            }
+            other => {
+                eprintln!("error: an answer this example does not know: {other:?}");
+                std::process::exit(1)
+            }
+        }
+    })
+}
+
+/// The scope `--scope` names; exits 2 when it is malformed or needs a
+/// repository name that was not given.
+fn scope(cli: &Cli, value: &str, name: Option<&RepositoryName>) -> Scope {
+    if value == "catalog" {
+        return Scope::catalog();
+    }
+    if value.contains(':') {
+        return Scope::parse(value).unwrap_or_else(|| {
+            cli.usage_error(&format!("bad scope {value:?}: TYPE:NAME:ACTIONS"))
+        });
+    }
+    let actions: Vec<&str> = value.split(',').map(str::trim).collect();
+    if let Some(bad) = actions
+        .iter()
+        .find(|a| !matches!(**a, "pull" | "push" | "delete" | "*"))
+    {
+        cli.usage_error(&format!(
+            "bad --scope action {bad:?}: pull, push, delete or *, comma separated, or catalog"
+        ));
+    }
+    let Some(name) = name else {
+        cli.usage_error("--scope with actions needs HOST/NAME (or use --scope catalog)");
+    };
+    Scope::new("repository", name.as_str(), actions)
+}
+
+/// The token on stdout, what it is on stderr (or one JSON object).
+fn show(cli: &Cli, info: &TokenInfo, source: &str) {
+    let granted = info.granted();
+    let (scope, from) = match &granted {
+        Some(g) => (g.clone(), "token"),
+        None => (info.requested.clone(), "request"),
+    };
+    let expires_at = info.expires_at();
+    if cli.json() {
+        common::print_json(&serde_json::json!({
+            "auth": "bearer",
+            "token": info.token.expose(),
+            "realm": info.realm,
+            "service": info.service,
+            "scope": scope.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "scope_from": from,
+            "expires_at": expires_at.map(rfc3339),
+            "expires_in": info.expires_in.map(|d| d.as_secs()),
+            "issued_at": info.issued_at.map(rfc3339),
+        }));
+    } else {
+        println!("{}", info.token.expose());
+    }
+    eprintln!("realm: {}", info.realm);
+    match &info.service {
+        Some(s) => eprintln!("service: {s}"),
+        None => eprintln!("service: (none named by the registry's challenge)"),
+    }
+    let joined = |scopes: &[Scope]| {
+        scopes
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    match &granted {
+        Some(g) => {
+            eprintln!("granted: {}", joined(g));
+            for asked in &info.requested {
+                let got: Vec<&str> = g
+                    .iter()
+                    .filter(|s| {
+                        s.resource_type() == asked.resource_type() && s.name() == asked.name()
+                    })
+                    .flat_map(|s| s.actions())
+                    .collect();
+                let missing: Vec<&str> = asked.actions().filter(|a| !got.contains(a)).collect();
+                if got.is_empty() {
+                    eprintln!(
+                        "warning: the token server granted none of the actions asked on {asked} \
+                         (these credentials may not use {}; the token opens nothing there)",
+                        asked.name()
+                    );
+                } else if !missing.is_empty() {
+                    eprintln!(
+                        "warning: asked {asked}, the token server left out {}",
+                        missing.join(",")
+                    );
+                }
+            }
+        }
+        None => eprintln!(
+            "scope: {} (requested; the token is not a JWT, so what was granted could not be read)",
+            joined(&info.requested)
+        ),
+    }
+    let now = SystemTime::now();
+    match expires_at {
+        Some(at) => {
+            let left = match at.duration_since(now) {
+                Ok(d) => format!("in {} s", d.as_secs()),
+                Err(_) => "already expired".to_owned(),
+            };
+            let said = match (info.expires_in, info.issued_at) {
+                (Some(e), Some(i)) => format!(
+                    "; expires_in {} s from issued_at {}",
+                    e.as_secs(),
+                    rfc3339(i)
+                ),
+                (Some(e), None) => format!("; expires_in {} s", e.as_secs()),
+                (None, _) => "; the answer sent no expires_in".to_owned(),
+            };
+            eprintln!("expires: {} ({left}{said})", rfc3339(at));
+        }
+        None => eprintln!("expires: unknown (neither the token nor its answer says)"),
+    }
+    eprintln!("credentials: {source}");
+}
+
+/// `2026-12-01T11:05:00Z`, to the second.
+fn rfc3339(t: SystemTime) -> String {
+    let secs = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
+    };
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
