@@ -37,3 +37,4 @@ mod tags;
 mod transfer;
 mod upload_retry;
 mod uploads;
+mod usage;
