@@ -9,7 +9,7 @@ use std::process::Command;
 
 use crate::registry;
 
-use dockreg::usage::{DeleteTarget, RepositoryUsage, UsageOptions};
+use dockreg::usage::{DeleteTarget, UsageOptions};
 use dockreg::{Digest, RepositoryName};
 use registry::{media, Registry, RegistryConfig, TinyLayer};
 use serde_json::json;
