@@ -556,6 +556,11 @@ impl Client {
             for (digest, node) in &scan.manifests {
                 if keep(digest) {
                     manifest_candidates.remove(digest);
+                    // A staying index marks the manifests it lists, even
+                    // deleted ones (their own blobs are then not marked).
+                    for child in &node.children {
+                        manifest_candidates.remove(child);
+                    }
                     for (blob, _) in &node.blobs {
                         candidates.remove(blob);
                     }
