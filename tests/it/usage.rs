@@ -363,18 +363,7 @@ async fn what_if_delete_names_the_blobs_only_the_deleted_manifests_hold() {
         .delete_manifest(&name("usage/a"), &s.a2.manifest.digest)
         .await
         .unwrap();
-    registry::require_programs(&["docker-registry"]);
-    let gc = Command::new("docker-registry")
-        .arg("garbage-collect")
-        .arg(reg.config_path())
-        .output()
-        .expect("run docker-registry garbage-collect");
-    assert!(
-        gc.status.success(),
-        "garbage-collect failed: {}{}",
-        String::from_utf8_lossy(&gc.stdout),
-        String::from_utf8_lossy(&gc.stderr)
-    );
+    collect_garbage(&reg);
     let after = blob_files(&reg.storage_root());
     let removed: BTreeMap<&String, &u64> = before
         .iter()
@@ -511,4 +500,65 @@ fn the_usage_example_prints_a_table_json_lines_and_a_self_contained_page() {
         Some(2),
         "a bad reference is a usage error"
     );
+}
+
+/// Runs `docker-registry garbage-collect` on `reg`'s config (the registry
+/// is idle: nothing writes while it runs).
+fn collect_garbage(reg: &Registry) {
+    registry::require_programs(&["docker-registry"]);
+    let gc = Command::new("docker-registry")
+        .arg("garbage-collect")
+        .arg(reg.config_path())
+        .output()
+        .expect("run docker-registry garbage-collect");
+    assert!(
+        gc.status.success(),
+        "garbage-collect failed: {}{}",
+        String::from_utf8_lossy(&gc.stdout),
+        String::from_utf8_lossy(&gc.stderr)
+    );
+}
+
+#[tokio::test]
+async fn an_index_that_stays_keeps_the_manifest_it_lists_but_not_its_layers() {
+    let reg = registry::start(RegistryConfig::default()).unwrap();
+    let shared = registry::tiny_layer(&[("shared.txt", b"shared")]);
+    let c1 = push_image(&reg, "usage/c", "c-one", 700, &shared, &["one"]);
+    let c2 = push_image(&reg, "usage/c", "c-two", 900, &shared, &[]);
+    let entry = |image: &Image| {
+        json!({
+            "mediaType": media::DOCKER_MANIFEST_V2,
+            "size": image.manifest.size,
+            "digest": image.manifest.digest.to_string(),
+        })
+    };
+    let index = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": media::DOCKER_MANIFEST_LIST,
+        "manifests": [entry(&c1), entry(&c2)],
+    }))
+    .unwrap();
+    reg.put_manifest("usage/c", "multi", media::DOCKER_MANIFEST_LIST, index);
+    let client = reg.client();
+
+    let what = client
+        .what_if_delete(&"usage/c:one".parse().unwrap(), &UsageOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(what.manifests, vec![c1.manifest.digest.clone()]);
+    assert_eq!(what.blobs, sorted(&[&c1.config, &c1.layer]));
+    assert_eq!(what.manifest_bytes, 0, "the index still lists it");
+
+    let before = blob_files(&reg.storage_root());
+    client
+        .delete_manifest(&name("usage/c"), &c1.manifest.digest)
+        .await
+        .unwrap();
+    collect_garbage(&reg);
+    let after = blob_files(&reg.storage_root());
+    let removed: Vec<&String> = before.keys().filter(|d| !after.contains_key(*d)).collect();
+    let predicted: Vec<String> = what.blobs.iter().map(|d| d.to_string()).collect();
+    assert_eq!(removed, predicted.iter().collect::<Vec<_>>());
+    let freed: u64 = before.values().sum::<u64>() - after.values().sum::<u64>();
+    assert_eq!(freed, what.total_bytes());
 }
