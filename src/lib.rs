@@ -46,6 +46,7 @@
 //! - [`auth`]: authenticators, the token flow, Docker credentials.
 //! - [`models`]: serde types of everything the registry sends.
 //! - [`retention`]: which tags to keep and delete, as a plan, then applied.
+//! - [`usage`]: where the bytes are, and what a deletion would free.
 //! - [`reference`](mod@reference), [`digest`](mod@digest): validated value types.
 //! - [`http`]: the request pipeline: limits, retry, pagination, TLS.
 //! - [`Error`]: the one error type.
@@ -86,6 +87,7 @@ pub mod repository;
 pub mod retention;
 mod trace;
 pub mod transfer;
+pub mod usage;
 pub mod verify;
 
 pub use client::{Client, ClientBuilder};

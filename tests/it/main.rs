@@ -39,3 +39,4 @@ mod transfer;
 mod untag;
 mod upload_retry;
 mod uploads;
+mod usage;

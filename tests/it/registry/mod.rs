@@ -493,6 +493,12 @@ impl Registry {
         self.dir.as_ref().expect("registry dir").path()
     }
 
+    /// The config file it was started with (for `docker-registry
+    /// garbage-collect CONFIG`).
+    pub fn config_path(&self) -> PathBuf {
+        self.dir().join("config.yml")
+    }
+
     /// The filesystem storage root.
     pub fn storage_root(&self) -> PathBuf {
         self.dir().join("storage")
