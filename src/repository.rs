@@ -1047,8 +1047,8 @@ impl Repository {
         options: &LayoutPullOptions,
     ) -> Result<TransferReport> {
         let reference = self.target(reference)?;
-        let target = LayoutImage::new(layout, options.ref_name.as_deref())
-            .sync(self.client.sync_downloads());
+        let target =
+            LayoutImage::new(layout, options.ref_name.as_deref()).settings_of(&self.client);
         crate::transfer::copy(&self.image(&reference), &target, &options.transfer).await
     }
 
@@ -1065,7 +1065,7 @@ impl Repository {
     ) -> Result<TransferReport> {
         let reference = self.target(reference)?;
         let source =
-            LayoutImage::new(layout, options.ref_name.as_deref()).limits(*self.client.limits());
+            LayoutImage::new(layout, options.ref_name.as_deref()).settings_of(&self.client);
         crate::transfer::copy(&source, &self.image(&reference), &options.transfer).await
     }
 }

@@ -77,7 +77,7 @@ impl Client {
         let options = TransferOptions::default()
             .platforms(platforms.clone())
             .concurrency(concurrency);
-        let target = LayoutImage::new(layout, ref_name).sync(self.sync_downloads());
+        let target = LayoutImage::new(layout, ref_name).settings_of(self);
         let report = copy(
             &RegistryImage::new(self, name, reference),
             &target,
@@ -106,7 +106,7 @@ impl Client {
         reference: &TagOrDigest,
         concurrency: usize,
     ) -> Result<CopyReport> {
-        let source = LayoutImage::new(layout, ref_name).limits(*self.limits());
+        let source = LayoutImage::new(layout, ref_name).settings_of(self);
         let target = RegistryImage::new(self, name, reference);
         copy(
             &source,

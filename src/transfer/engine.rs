@@ -471,6 +471,12 @@ impl<'a> LayoutImage<'a> {
         }
     }
 
+    /// Takes `client`'s settings that concern a layout: its [`Limits`] for
+    /// what is read, and [`Client::sync_downloads`] for what is written.
+    pub fn settings_of(self, client: &Client) -> Self {
+        self.limits(*client.limits()).sync(client.sync_downloads())
+    }
+
     /// Bounds what is read from the layout (manifest sizes, index children).
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
