@@ -15,6 +15,7 @@ mod blobs;
 mod catalog;
 mod copy;
 mod delete;
+mod demo;
 mod examples_auth;
 mod faults;
 mod harness;
