@@ -236,21 +236,20 @@ async fn hash_file(path: &Path) -> Result<(Digest, u64)> {
 async fn file_stream(path: &Path) -> Result<impl Stream<Item = Result<Bytes>> + Send> {
     use tokio::io::AsyncReadExt;
     let owned = path.to_owned();
-    let file = tokio::fs::File::open(path).await.map_err(|source| Error::Io {
-        path: owned.clone(),
-        source,
-    })?;
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|source| Error::Io {
+            path: owned.clone(),
+            source,
+        })?;
     Ok(futures::stream::try_unfold(file, move |mut file| {
         let owned = owned.clone();
         async move {
             let mut buf = vec![0u8; 1 << 20];
-            let n = file
-                .read(&mut buf)
-                .await
-                .map_err(|source| Error::Io {
-                    path: owned,
-                    source,
-                })?;
+            let n = file.read(&mut buf).await.map_err(|source| Error::Io {
+                path: owned,
+                source,
+            })?;
             if n == 0 {
                 return Ok(None);
             }
@@ -318,7 +317,8 @@ impl Client {
                     .await?;
             }
             layers.push(
-                Descriptor::new(f.media_type.clone(), digest, size).with_annotation(TITLE, &f.title),
+                Descriptor::new(f.media_type.clone(), digest, size)
+                    .with_annotation(TITLE, &f.title),
             );
         }
         let (empty, _) = self
@@ -368,7 +368,10 @@ impl Client {
                 continue;
             };
             check_title(title).map_err(|e| {
-                Error::protocol(what.clone(), format!("the manifest names a file badly: {e}"))
+                Error::protocol(
+                    what.clone(),
+                    format!("the manifest names a file badly: {e}"),
+                )
             })?;
             if !seen.insert(title.as_str()) {
                 return Err(Error::protocol(
@@ -390,9 +393,10 @@ impl Client {
         let mut bytes = 0u64;
         for (title, layer) in files {
             let (root, title_owned) = (dir.to_owned(), title.to_owned());
-            let path = tokio::task::spawn_blocking(move || prepare_destination(&root, &title_owned))
-                .await
-                .map_err(|e| Error::protocol(what.clone(), format!("task failed: {e}")))??;
+            let path =
+                tokio::task::spawn_blocking(move || prepare_destination(&root, &title_owned))
+                    .await
+                    .map_err(|e| Error::protocol(what.clone(), format!("task failed: {e}")))??;
             let n = self
                 .download_blob_with(name, &layer.digest, Some(layer.size), &path, |_, _| {})
                 .await?;
@@ -431,7 +435,11 @@ mod tests {
         let a = Artifact::new("t").file("a", "x").file("a", "y");
         assert!(a.check().unwrap_err().to_string().contains("twice"));
         assert!(Artifact::new(" ").check().is_err());
-        Artifact::new("t").file("a", "x").file("b", "x").check().unwrap();
+        Artifact::new("t")
+            .file("a", "x")
+            .file("b", "x")
+            .check()
+            .unwrap();
     }
 
     #[cfg(unix)]

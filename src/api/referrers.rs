@@ -338,12 +338,8 @@ impl Client {
         index.media_type = Some(media_type::OCI_INDEX.to_owned());
         index.manifests.push(entry);
         let manifest = Manifest::from_index(&index)?;
-        self.put_manifest_only(
-            name,
-            &TagOrDigest::Tag(referrers_tag(subject)),
-            &manifest,
-        )
-        .await?;
+        self.put_manifest_only(name, &TagOrDigest::Tag(referrers_tag(subject)), &manifest)
+            .await?;
         Ok(())
     }
 
@@ -368,12 +364,8 @@ impl Client {
             return Ok(FallbackChange::Deleted);
         }
         let manifest = Manifest::from_index(&index)?;
-        self.put_manifest_only(
-            name,
-            &TagOrDigest::Tag(referrers_tag(subject)),
-            &manifest,
-        )
-        .await?;
+        self.put_manifest_only(name, &TagOrDigest::Tag(referrers_tag(subject)), &manifest)
+            .await?;
         Ok(FallbackChange::Updated)
     }
 

@@ -612,9 +612,7 @@ impl Target for RegistryManifest<'_> {
         options: &TransferOptions,
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<Arrived> {
-        self.image()
-            .put_blob(blob, source, options, progress)
-            .await
+        self.image().put_blob(blob, source, options, progress).await
     }
     async fn put_manifests(&self, image: &Resolved) -> Result<(Digest, usize)> {
         self.image().put_manifests(image).await

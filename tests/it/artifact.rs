@@ -87,14 +87,20 @@ async fn files_push_as_one_artifact_and_pull_back_verified() {
     assert_eq!(pulled.artifact_type.as_deref(), Some(TYPE));
     assert_eq!(
         pulled.files,
-        [out.path().join("README.md"), out.path().join("data/blob.bin")]
+        [
+            out.path().join("README.md"),
+            out.path().join("data/blob.bin")
+        ]
     );
     assert_eq!(pulled.bytes, 8 + big.len() as u64);
     assert_eq!(
         std::fs::read(out.path().join("README.md")).unwrap(),
         b"read me\n"
     );
-    assert_eq!(std::fs::read(out.path().join("data/blob.bin")).unwrap(), big);
+    assert_eq!(
+        std::fs::read(out.path().join("data/blob.bin")).unwrap(),
+        big
+    );
 
     // Pushed again, nothing is uploaded twice and the digest is the same.
     let again = repo.push_artifact(&artifact, None).await.unwrap();
@@ -192,16 +198,16 @@ async fn a_blob_that_lies_leaves_nothing_at_its_destination() {
     let manifest = Manifest::from_image_manifest(&m).unwrap();
     Mock::given(method("GET"))
         .and(path("/v2/team/app/manifests/v1"))
-        .respond_with(mock::json(
-            200,
-            media_type::OCI_MANIFEST,
-            manifest.bytes().to_vec(),
-        ))
+        .respond_with(mock::json(200, media_type::OCI_MANIFEST, manifest.bytes()))
         .mount(&server)
         .await;
     Mock::given(method("GET"))
         .and(path(format!("/v2/team/app/blobs/{}", layer.digest)))
-        .respond_with(mock::json(200, "application/octet-stream", b"the fake bytes"))
+        .respond_with(mock::json(
+            200,
+            "application/octet-stream",
+            b"the fake bytes",
+        ))
         .mount(&server)
         .await;
     let repo = mock::client(&server).repository("team/app").unwrap();

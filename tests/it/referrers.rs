@@ -95,8 +95,12 @@ async fn a_registry_that_filtered_says_so_and_unfiltered_lists_are_whole() {
         .and(path(format!("/v2/team/app/referrers/{subject}")))
         .and(query_param("artifactType", SBOM))
         .respond_with(
-            mock::json(200, media_type::OCI_INDEX, index_body(&[entry(&sbom, SBOM)]))
-                .insert_header("OCI-Filters-Applied", "artifactType"),
+            mock::json(
+                200,
+                media_type::OCI_INDEX,
+                index_body(&[entry(&sbom, SBOM)]),
+            )
+            .insert_header("OCI-Filters-Applied", "artifactType"),
         )
         .with_priority(1)
         .mount(&server)
@@ -129,9 +133,13 @@ async fn api_pages_are_followed_and_a_link_loop_is_refused() {
         .and(path(first.clone()))
         .and(query_param("page", "2"))
         .respond_with(
-            mock::json(200, media_type::OCI_INDEX, index_body(&[entry(&sha("b"), SBOM)]))
-                // Back to the page just fetched.
-                .insert_header("Link", format!("<{first}?page=2>; rel=\"next\"").as_str()),
+            mock::json(
+                200,
+                media_type::OCI_INDEX,
+                index_body(&[entry(&sha("b"), SBOM)]),
+            )
+            // Back to the page just fetched.
+            .insert_header("Link", format!("<{first}?page=2>; rel=\"next\"").as_str()),
         )
         .with_priority(1)
         .mount(&server)
@@ -139,8 +147,12 @@ async fn api_pages_are_followed_and_a_link_loop_is_refused() {
     Mock::given(method("GET"))
         .and(path(first.clone()))
         .respond_with(
-            mock::json(200, media_type::OCI_INDEX, index_body(&[entry(&sha("a"), SBOM)]))
-                .insert_header("Link", format!("<{first}?page=2>; rel=\"next\"").as_str()),
+            mock::json(
+                200,
+                media_type::OCI_INDEX,
+                index_body(&[entry(&sha("a"), SBOM)]),
+            )
+            .insert_header("Link", format!("<{first}?page=2>; rel=\"next\"").as_str()),
         )
         .with_priority(2)
         .mount(&server)
@@ -168,8 +180,12 @@ async fn api_pages_are_followed_and_a_link_loop_is_refused() {
     Mock::given(method("GET"))
         .and(path(first.clone()))
         .respond_with(
-            mock::json(200, media_type::OCI_INDEX, index_body(&[entry(&sha("a"), SBOM)]))
-                .insert_header("Link", format!("<{first}?page=2>; rel=\"next\"").as_str()),
+            mock::json(
+                200,
+                media_type::OCI_INDEX,
+                index_body(&[entry(&sha("a"), SBOM)]),
+            )
+            .insert_header("Link", format!("<{first}?page=2>; rel=\"next\"").as_str()),
         )
         .with_priority(2)
         .mount(&server)
@@ -293,12 +309,11 @@ async fn no_api_means_the_fallback_tag_and_a_fallback_tag_that_is_no_index_is_re
         "x",
     );
     Mock::given(method("GET"))
-        .and(path(format!("/v2/team/app/manifests/{}", referrers_tag(&odd))))
-        .respond_with(mock::json(
-            200,
-            media_type::OCI_MANIFEST,
-            image.bytes().to_vec(),
-        ))
+        .and(path(format!(
+            "/v2/team/app/manifests/{}",
+            referrers_tag(&odd)
+        )))
+        .respond_with(mock::json(200, media_type::OCI_MANIFEST, image.bytes()))
         .mount(&server)
         .await;
     let err = repo.referrers(&odd, None).await.unwrap_err();
@@ -375,7 +390,9 @@ async fn a_push_with_subject_keeps_the_fallback_index() {
 
     // A second referrer is added; pushing the first again adds nothing.
     let sig = referrer(&subject, SIGNATURE, "two");
-    repo.put_manifest(&sig.digest().unwrap(), &sig).await.unwrap();
+    repo.put_manifest(&sig.digest().unwrap(), &sig)
+        .await
+        .unwrap();
     repo.put_manifest(&sbom_digest, &sbom).await.unwrap();
     let entries = fallback_entries(&repo, &subject.digest).await.unwrap();
     let digests: Vec<&Digest> = entries.iter().map(|d| &d.digest).collect();
@@ -384,7 +401,10 @@ async fn a_push_with_subject_keeps_the_fallback_index() {
     let list = repo.referrers(&subject.digest, None).await.unwrap();
     assert_eq!(list.source, ReferrersSource::FallbackTag);
     assert_eq!(list.manifests, entries);
-    let only = repo.referrers(&subject.digest, Some(SIGNATURE)).await.unwrap();
+    let only = repo
+        .referrers(&subject.digest, Some(SIGNATURE))
+        .await
+        .unwrap();
     assert_eq!(only.manifests.len(), 1);
     assert_eq!(only.manifests[0].digest, sig.digest().unwrap());
     // A manifest without referrers has none.
@@ -434,10 +454,14 @@ async fn deleting_with_referrers_plans_first_then_takes_them_and_their_tags() {
     push_empty(&repo).await;
     let subject = repo.manifest("v1").await.unwrap().descriptor().unwrap();
     let sbom = referrer(&subject, SBOM, "sbom");
-    repo.put_manifest(&sbom.digest().unwrap(), &sbom).await.unwrap();
+    repo.put_manifest(&sbom.digest().unwrap(), &sbom)
+        .await
+        .unwrap();
     // A signature of the SBOM: a referrer of a referrer.
     let sig = referrer(&sbom.descriptor().unwrap(), SIGNATURE, "sig");
-    repo.put_manifest(&sig.digest().unwrap(), &sig).await.unwrap();
+    repo.put_manifest(&sig.digest().unwrap(), &sig)
+        .await
+        .unwrap();
     // A referrer of the kept image, which stays.
     let kept_subject = repo.manifest("keep").await.unwrap().descriptor().unwrap();
     let kept_sbom = referrer(&kept_subject, SBOM, "kept");
@@ -490,7 +514,10 @@ async fn deleting_with_referrers_plans_first_then_takes_them_and_their_tags() {
     repo.put_manifest(&second.digest().unwrap(), &second)
         .await
         .unwrap();
-    let plan = repo.delete_plan(&kept_sbom.digest().unwrap()).await.unwrap();
+    let plan = repo
+        .delete_plan(&kept_sbom.digest().unwrap())
+        .await
+        .unwrap();
     assert_eq!(plan.subject.as_ref(), Some(&keep.manifest));
     assert!(plan.referrers.is_empty() && plan.fallback_tags.is_empty());
     repo.apply_delete_plan(&plan).await.unwrap();
@@ -538,7 +565,10 @@ async fn an_attached_sbom_travels_with_the_image_to_a_second_registry() {
     let sig_file = dir.path().join("sig");
     std::fs::write(&sig_file, b"signature bytes").unwrap();
     let signed = src
-        .attach(&attached.digest, &Artifact::new(SIGNATURE).file("sig", &sig_file))
+        .attach(
+            &attached.digest,
+            &Artifact::new(SIGNATURE).file("sig", &sig_file),
+        )
         .await
         .unwrap();
 
@@ -608,7 +638,12 @@ async fn an_attached_sbom_travels_with_the_image_to_a_second_registry() {
 
     // Copied again: nothing new, the fallback indexes unchanged.
     let again = src
-        .copy_image("v1", &dest_repo, "v1", &CopyOptions::default().referrers(true))
+        .copy_image(
+            "v1",
+            &dest_repo,
+            "v1",
+            &CopyOptions::default().referrers(true),
+        )
         .await
         .unwrap();
     assert_eq!(again.referrers, 2);
