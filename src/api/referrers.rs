@@ -19,7 +19,7 @@ use crate::auth::Scope;
 use crate::client::Client;
 use crate::digest::Digest;
 use crate::error::Error;
-use crate::http::{filters_applied, next_link, redact, Request};
+use crate::http::{content_type, filters_applied, next_link, redact, Request};
 use crate::models::{media_type, Descriptor, ImageIndex, Manifest, ManifestBody};
 use crate::reference::{RepositoryName, Tag, TagOrDigest};
 use crate::Result;
@@ -149,8 +149,10 @@ impl Client {
     /// `?artifactType=` when filtering), following its `Link` pages; the
     /// list is filtered here when the registry did not say it filtered
     /// (`OCI-Filters-Applied`). A 404 there means the registry has no such
-    /// API: the fallback tag ([`referrers_tag`]) is read instead, and no
-    /// fallback tag means no referrers.
+    /// API (so does a first answer that is not an OCI index, such as the
+    /// HTML page a proxy serves for any path): the fallback tag
+    /// ([`referrers_tag`]) is read instead, and no fallback tag means no
+    /// referrers.
     ///
     /// Bounded as listings are: each page by [`Limits::manifest`] bytes
     /// and [`Limits::index_children`] entries, the whole by
@@ -221,6 +223,13 @@ impl Client {
                 }
                 Err(e) => return Err(e),
             };
+            // Some registries and the proxies in front of them answer any
+            // path they do not know with a 200 page (HTML, a login form):
+            // that is no Referrers API either, as oras-go also reads it.
+            let declared = content_type(&fetched.headers).map(|ct| media_type::essence(&ct));
+            if pages == 0 && declared.as_deref() != Some(media_type::OCI_INDEX) {
+                return Ok(None);
+            }
             pages += 1;
             let url = self.decided_url(url);
             visited.insert(url.to_string());
@@ -321,7 +330,9 @@ impl Client {
         let mut index = match self.fallback_index(name, subject).await {
             Ok(Some((_, index))) => index,
             Ok(None) => ImageIndex::new(Vec::new()),
-            Err(e) => {
+            // Anything else (a refused or broken request) is returned as it
+            // is: pushing the same manifest again is safe and tries again.
+            Err(e @ Error::Protocol { .. }) => {
                 return Err(Error::protocol(
                     format!("push of {name}@{}", entry.digest),
                     format!(
@@ -331,6 +342,7 @@ impl Client {
                     ),
                 ))
             }
+            Err(e) => return Err(e),
         };
         if index.manifests.iter().any(|d| d.digest == entry.digest) {
             return Ok(());

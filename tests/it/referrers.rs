@@ -201,7 +201,7 @@ async fn hostile_api_answers_are_typed_errors() {
     let subject = sha("subject");
     let route = format!("/v2/team/app/referrers/{subject}");
     let cases: Vec<(ResponseTemplate, &str)> = vec![
-        (mock::json(200, "application/json", "not json"), "decode"),
+        (mock::json(200, media_type::OCI_INDEX, "not json"), "decode"),
         (
             mock::json(200, media_type::OCI_INDEX, vec![b' '; 64 << 10]),
             "too large",
@@ -273,6 +273,29 @@ async fn no_api_means_the_fallback_tag_and_a_fallback_tag_that_is_no_index_is_re
     assert_eq!(list.source, ReferrersSource::FallbackTag);
     assert_eq!(list.manifests.len(), 1);
     assert_eq!(list.manifests[0].digest, sha("b"));
+
+    // A 200 that is no index (a proxy's page for any path) is no API too.
+    let html = sha("html");
+    Mock::given(method("GET"))
+        .and(path(format!("/v2/team/app/referrers/{html}")))
+        .respond_with(mock::json(200, "text/html", "<html>login</html>"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!(
+            "/v2/team/app/manifests/{}",
+            referrers_tag(&html)
+        )))
+        .respond_with(mock::json(
+            200,
+            media_type::OCI_INDEX,
+            index_body(&[entry(&sha("c"), SBOM)]),
+        ))
+        .mount(&server)
+        .await;
+    let list = repo.referrers(&html, None).await.unwrap();
+    assert_eq!(list.source, ReferrersSource::FallbackTag);
+    assert_eq!(list.manifests[0].digest, sha("c"));
 
     // No fallback tag either: no referrers.
     let other = sha("other");
