@@ -120,10 +120,11 @@ pub struct TransferOptions {
     pub observer: Option<Arc<dyn Observer>>,
     /// Also copies the referrers of the copied manifests (OCI 1.1
     /// signatures, SBOMs, attestations), and theirs, recursively (default:
-    /// no). The source must list them (a registry does; an OCI layout
-    /// does not yet) and the target hold them (a registry, whose fallback
-    /// tags are written as its pushes go, or a layout, where they are
-    /// recorded in `index.json` without a name).
+    /// no). Both ends may be registries or layouts: a registry lists them
+    /// through its Referrers API or fallback tag, and its fallback tags are
+    /// written as its pushes go; a layout records them in `index.json`
+    /// without a name, and lists the entries whose `subject` is the
+    /// manifest.
     pub referrers: bool,
 }
 
@@ -363,8 +364,7 @@ fn referrers_unsupported(source: &dyn Source, target: &dyn Target) -> Error {
     Error::invalid(
         "copy with referrers",
         &format!("{} to {}", source.describe(), Target::describe(target)),
-        "one of the ends cannot list or hold referrers (a registry can; an OCI layout \
-         holds them but does not list them yet)",
+        "one of the ends cannot list or hold referrers (registries and OCI layouts can)",
     )
 }
 
@@ -749,6 +749,112 @@ impl Source for LayoutImage<'_> {
         let (ref_name, limits) = (self.ref_name.map(str::to_owned), self.limits);
         off_runtime(self.layout, move |layout| {
             layout.resolve(ref_name.as_deref(), &limits)
+        })
+        .await
+    }
+
+    async fn blob(&self, blob: &BlobRef) -> Result<BlobBytes> {
+        let stream = self
+            .layout
+            .blob_file_stream(&blob.digest, blob.size)
+            .await?;
+        Ok(stream.boxed())
+    }
+
+    /// The manifests recorded in `index.json` whose `subject` is `subject`
+    /// (where a copy with referrers records them, as oras does).
+    async fn referrers(&self, subject: &Digest) -> Result<Option<Vec<Descriptor>>> {
+        let (subject, limit) = (subject.clone(), self.limits.manifest);
+        off_runtime(self.layout, move |layout| {
+            let mut found: Vec<Descriptor> = Vec::new();
+            for entry in layout.index()?.manifests {
+                if !crate::models::media_type::is_manifest(&entry.media_type) {
+                    continue;
+                }
+                let m = layout_manifest(layout, &entry.digest, Some(&entry.media_type), limit)?;
+                if m.subject().map(|s| &s.digest) == Some(&subject)
+                    && !found.iter().any(|d| d.digest == entry.digest)
+                {
+                    found.push(m.referrer_descriptor()?);
+                }
+            }
+            Ok(Some(found))
+        })
+        .await
+    }
+
+    fn manifest_source(&self, digest: &Digest) -> Option<Box<dyn Source + '_>> {
+        Some(Box::new(LayoutManifest {
+            layout: self.layout,
+            digest: digest.clone(),
+            limits: self.limits,
+        }))
+    }
+}
+
+/// A manifest of a layout by digest (`media_type` from its descriptor, or
+/// told by its own `mediaType`), read whole within `limit` and verified.
+fn layout_manifest(
+    layout: &OciLayout,
+    digest: &Digest,
+    media_type: Option<&str>,
+    limit: u64,
+) -> Result<crate::models::Manifest> {
+    let bytes = layout.read_blob(digest, limit)?;
+    crate::models::Manifest::from_bytes(bytes, media_type)
+}
+
+/// A manifest of an OCI layout by digest: a referrer as a source of its
+/// own, which [`LayoutImage`] (naming images by `ref_name`) cannot be.
+struct LayoutManifest<'a> {
+    layout: &'a OciLayout,
+    digest: Digest,
+    limits: Limits,
+}
+
+#[async_trait]
+impl Source for LayoutManifest<'_> {
+    fn describe(&self) -> String {
+        format!("oci:{}@{}", self.layout.root().display(), self.digest)
+    }
+
+    async fn resolve(&self, platforms: &Platforms) -> Result<Resolved> {
+        let _ = platforms;
+        let (digest, limits) = (self.digest.clone(), self.limits);
+        let what = self.describe();
+        off_runtime(self.layout, move |layout| {
+            let top = layout_manifest(layout, &digest, None, limits.manifest)?;
+            let images = if top.is_index() {
+                let count = u64::try_from(top.manifests().len()).unwrap_or(u64::MAX);
+                if count > limits.index_children {
+                    return Err(Error::TooMany {
+                        what,
+                        items: "child manifests",
+                        count,
+                        limit: limits.index_children,
+                    });
+                }
+                let mut images = Vec::new();
+                for child in top.manifests() {
+                    let m = layout_manifest(
+                        layout,
+                        &child.digest,
+                        Some(&child.media_type),
+                        limits.manifest,
+                    )?;
+                    if m.is_index() {
+                        return Err(Error::protocol(what, "nested indexes are not supported"));
+                    }
+                    images.push(m);
+                }
+                images
+            } else {
+                vec![top.clone()]
+            };
+            for image in &images {
+                super::layout::check_storable(image, &what)?;
+            }
+            Ok(Resolved { top, images })
         })
         .await
     }
