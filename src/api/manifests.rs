@@ -84,7 +84,9 @@ impl Client {
     /// no `OCI-Subject` header) is also added to the subject's fallback
     /// index, the tag `sha256-<hex>` ([`referrers_tag`](crate::api::referrers_tag)),
     /// as the distribution spec asks: read, added to (once per digest),
-    /// written back; created when absent. A fallback tag that names
+    /// written back; created when absent. Pushes of one process to one
+    /// subject take turns, so none loses another's entry (other processes
+    /// are not coordinated with). A fallback tag that names
     /// something other than an OCI index is [`Error::Protocol`] (the
     /// manifest itself was pushed).
     pub async fn put_manifest(

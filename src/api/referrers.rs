@@ -11,7 +11,8 @@
 //! with an `OCI-Subject` header; one without it answers the listing 404,
 //! and the client then reads and writes the fallback tag.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -141,7 +142,30 @@ fn filtered(manifests: Vec<Descriptor>, artifact_type: Option<&str>) -> Vec<Desc
     }
 }
 
+/// The fallback tags being rewritten in this process, each with its lock.
+type FallbackLocks = std::sync::Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>;
+
 impl Client {
+    /// Holds the fallback tag of `subject` in `name` for one writer at a
+    /// time in this process: a read-modify-write that overlaps another
+    /// would lose the other's entry. (Other processes are not coordinated
+    /// with: distribution 2.8.2 has no conditional manifest requests.)
+    async fn fallback_writer(
+        &self,
+        name: &RepositoryName,
+        subject: &Digest,
+    ) -> tokio::sync::OwnedMutexGuard<()> {
+        static LOCKS: FallbackLocks = std::sync::Mutex::new(BTreeMap::new());
+        let key = format!("{}{name}@{subject}", self.base_url());
+        let lock = {
+            let mut locks = LOCKS.lock().unwrap_or_else(|e| e.into_inner());
+            // Locks nobody holds or waits for go.
+            locks.retain(|_, l| Arc::strong_count(l) > 1);
+            locks.entry(key).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
+
     /// The referrers of `subject` in repository `name`, only those of
     /// `artifact_type` when given.
     ///
@@ -319,7 +343,7 @@ impl Client {
 
     /// Adds `referrer` (just pushed) to the fallback index of `subject`:
     /// read, added to unless its digest is there, written back; created
-    /// when absent.
+    /// when absent. One writer per tag at a time in this process.
     pub(crate) async fn add_to_fallback_index(
         &self,
         name: &RepositoryName,
@@ -327,6 +351,7 @@ impl Client {
         referrer: &Manifest,
     ) -> Result<()> {
         let entry = referrer.referrer_descriptor()?;
+        let _writing = self.fallback_writer(name, subject).await;
         let mut index = match self.fallback_index(name, subject).await {
             Ok(Some((_, index))) => index,
             Ok(None) => ImageIndex::new(Vec::new()),
@@ -363,6 +388,7 @@ impl Client {
         subject: &Digest,
         referrer: &Digest,
     ) -> Result<FallbackChange> {
+        let _writing = self.fallback_writer(name, subject).await;
         let Some((manifest, mut index)) = self.fallback_index(name, subject).await? else {
             return Ok(FallbackChange::Unchanged);
         };

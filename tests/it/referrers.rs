@@ -717,3 +717,27 @@ async fn a_copy_without_referrers_leaves_them_behind_and_layouts_carry_them() {
     assert_eq!(list.manifests.len(), 1);
     assert_eq!(list.manifests[0].artifact_type.as_deref(), Some(SBOM));
 }
+
+#[tokio::test]
+async fn referrers_pushed_at_once_all_land_in_the_fallback_index() {
+    let Some(reg) = registry::shared() else {
+        return;
+    };
+    let name = "referrers/at-once";
+    push_image(reg, name, "referrers-at-once", &["v1"]);
+    let repo = reg.client().repository(name).unwrap();
+    push_empty(&repo).await;
+    let subject = repo.manifest("v1").await.unwrap().descriptor().unwrap();
+    let manifests: Vec<Manifest> = (0..8)
+        .map(|i| referrer(&subject, SIGNATURE, &format!("sig-{i}")))
+        .collect();
+    let pushes = manifests.iter().map(|m| {
+        let repo = repo.clone();
+        async move { repo.put_manifest(&m.digest().unwrap(), m).await }
+    });
+    for pushed in futures::future::join_all(pushes).await {
+        pushed.unwrap();
+    }
+    let entries = fallback_entries(&repo, &subject.digest).await.unwrap();
+    assert_eq!(entries.len(), manifests.len(), "{entries:?}");
+}
