@@ -45,6 +45,7 @@
 //! - [`api`]: the endpoints, each an `impl Client` block.
 //! - [`auth`]: authenticators, the token flow, Docker credentials.
 //! - [`models`]: serde types of everything the registry sends.
+//! - [`artifact`]: files pushed and pulled as one OCI artifact (ORAS style).
 //! - [`retention`]: which tags to keep and delete, as a plan, then applied.
 //! - [`usage`]: where the bytes are, and what a deletion would free.
 //! - [`reference`](mod@reference), [`digest`](mod@digest): validated value types.
@@ -76,6 +77,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod api;
+pub mod artifact;
 pub mod auth;
 mod client;
 pub mod digest;

@@ -56,8 +56,10 @@ use futures::Stream;
 use url::Url;
 
 use crate::api::{
-    BlobStream, BlobUpload, PushOutcome, TagInfo, TagReport, Untagged, DEFAULT_CHUNK_SIZE,
+    BlobStream, BlobUpload, DeletePlan, PushOutcome, Referrers, TagInfo, TagReport, Untagged,
+    DEFAULT_CHUNK_SIZE,
 };
+use crate::artifact::{Artifact, PulledArtifact, PushedArtifact};
 use crate::client::Client;
 use crate::digest::Digest;
 use crate::error::Error;
@@ -829,6 +831,110 @@ impl Repository {
     pub async fn delete_manifest(&self, digest: impl IntoDigest) -> Result<()> {
         let digest = digest.into_digest()?;
         self.client.delete_manifest(&self.name, &digest).await
+    }
+
+    // ---- referrers (OCI 1.1) -------------------------------------------------
+
+    /// The referrers of the manifest `digest` (signatures, SBOMs,
+    /// attestations), only those of `artifact_type` when given: the
+    /// Referrers API when the registry has it, else the fallback tag; see
+    /// [`Client::referrers`].
+    ///
+    /// ```no_run
+    /// # async fn run(repo: dockreg::Repository) -> dockreg::Result<()> {
+    /// let digest = repo.manifest_digest("v1").await?;
+    /// for r in repo.referrers(&digest, Some("application/spdx+json")).await?.manifests {
+    ///     println!("{} {:?} {:?}", r.digest, r.artifact_type, r.annotations);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn referrers(
+        &self,
+        digest: impl IntoDigest,
+        artifact_type: Option<&str>,
+    ) -> Result<Referrers> {
+        let digest = digest.into_digest()?;
+        self.client
+            .referrers(&self.name, &digest, artifact_type)
+            .await
+    }
+
+    /// What [`Repository::delete_with_referrers`] would delete, deleting
+    /// nothing; see [`Client::delete_plan`].
+    ///
+    /// ```no_run
+    /// # async fn run(repo: dockreg::Repository) -> dockreg::Result<()> {
+    /// let digest = repo.manifest_digest("v1").await?;
+    /// let plan = repo.delete_plan(&digest).await?;              // a dry run
+    /// println!("{} referrers, {} fallback tags", plan.referrers.len(), plan.fallback_tags.len());
+    /// repo.apply_delete_plan(&plan).await?;                      // then the deletion
+    /// # Ok(()) }
+    /// ```
+    pub async fn delete_plan(&self, digest: impl IntoDigest) -> Result<DeletePlan> {
+        let digest = digest.into_digest()?;
+        self.client.delete_plan(&self.name, &digest).await
+    }
+
+    /// Carries out a [`DeletePlan`]; see [`Client::apply_delete_plan`].
+    pub async fn apply_delete_plan(&self, plan: &DeletePlan) -> Result<()> {
+        self.client.apply_delete_plan(&self.name, plan).await
+    }
+
+    /// Deletes a manifest with its referrers, recursively, and the fallback
+    /// tags that go with them; see [`Client::delete_with_referrers`].
+    pub async fn delete_with_referrers(&self, digest: impl IntoDigest) -> Result<DeletePlan> {
+        let digest = digest.into_digest()?;
+        self.client.delete_with_referrers(&self.name, &digest).await
+    }
+
+    // ---- artifacts ----------------------------------------------------------
+
+    /// Pushes a set of files as one OCI artifact (see [`crate::artifact`]),
+    /// under `tag` or else by digest only, and returns its digest and
+    /// manifest. Each file is hashed, then uploaded unless the repository
+    /// has it; the config is the empty blob `{}`. An artifact with a
+    /// subject is a referrer: the subject's fallback tag is updated on a
+    /// registry without the Referrers API (see [`Client::put_manifest`]).
+    /// Bad titles are [`Error::Invalid`] before any request.
+    pub async fn push_artifact(
+        &self,
+        artifact: &Artifact,
+        tag: Option<&str>,
+    ) -> Result<PushedArtifact> {
+        let tag = tag.map(|t| t.into_tag()).transpose()?;
+        self.client
+            .push_artifact(&self.name, artifact, tag.as_ref())
+            .await
+    }
+
+    /// Pushes `artifact` as a referrer of the manifest `subject` (a tag or
+    /// digest of this repository), by digest only: its subject is the
+    /// descriptor of the manifest `subject` names now.
+    pub async fn attach(
+        &self,
+        subject: impl IntoTagOrDigest,
+        artifact: &Artifact,
+    ) -> Result<PushedArtifact> {
+        artifact.check()?;
+        let subject = self.target(subject)?;
+        let manifest = self.client.manifest(&self.name, &subject).await?;
+        let artifact = artifact.clone().subject(manifest.descriptor()?);
+        self.client.push_artifact(&self.name, &artifact, None).await
+    }
+
+    /// Pulls an artifact into `dir` (made when missing): each layer with a
+    /// title becomes the file of that name, verified and renamed into
+    /// place; see [`crate::artifact`] for the titles refused and the
+    /// symlinks never followed.
+    pub async fn pull_artifact(
+        &self,
+        reference: impl IntoTagOrDigest,
+        dir: impl AsRef<Path>,
+    ) -> Result<PulledArtifact> {
+        let reference = self.target(reference)?;
+        self.client
+            .pull_artifact(&self.name, &reference, dir.as_ref())
+            .await
     }
 
     /// The registry's rate limit, read with a `HEAD` on a manifest; see

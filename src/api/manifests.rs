@@ -5,7 +5,7 @@ use crate::auth::Scope;
 use crate::client::Client;
 use crate::digest::Digest;
 use crate::error::Error;
-use crate::http::{content_digest, content_type, Limits};
+use crate::http::{content_digest, content_type, oci_subject, Limits};
 use crate::http::{redact, Request};
 use crate::models::{media_type, ImageConfig, Manifest, ManifestBody, Platform};
 use crate::reference::{RepositoryName, TagOrDigest};
@@ -78,12 +78,42 @@ impl Client {
     /// repository already. The registry's `Docker-Content-Digest` must equal
     /// the manifest's digest (for signed schema 1: of its payload); pushed by
     /// digest, that digest must be the manifest's.
+    ///
+    /// A manifest with a `subject` (an OCI 1.1 referrer: a signature, an
+    /// SBOM) pushed to a registry without the Referrers API (its answer has
+    /// no `OCI-Subject` header) is also added to the subject's fallback
+    /// index, the tag `sha256-<hex>` ([`referrers_tag`](crate::api::referrers_tag)),
+    /// as the distribution spec asks: read, added to (once per digest),
+    /// written back; created when absent. Pushes of one process to one
+    /// subject take turns, so none loses another's entry (other processes
+    /// are not coordinated with). A fallback tag that names
+    /// something other than an OCI index is [`Error::Protocol`] (the
+    /// manifest itself was pushed).
     pub async fn put_manifest(
         &self,
         name: &RepositoryName,
         reference: &TagOrDigest,
         manifest: &Manifest,
     ) -> Result<Digest> {
+        let (digest, subject_processed) = self.put_manifest_only(name, reference, manifest).await?;
+        if let Some(subject) = manifest.subject() {
+            if !subject_processed {
+                self.add_to_fallback_index(name, &subject.digest, manifest)
+                    .await?;
+            }
+        }
+        Ok(digest)
+    }
+
+    /// [`Client::put_manifest`] without the fallback index: returns the
+    /// digest and whether the registry said it processed the subject
+    /// (`OCI-Subject`).
+    pub(crate) async fn put_manifest_only(
+        &self,
+        name: &RepositoryName,
+        reference: &TagOrDigest,
+        manifest: &Manifest,
+    ) -> Result<(Digest, bool)> {
         let digest = match reference.as_digest() {
             Some(d) => manifest.digest_with(d.algorithm())?,
             None => manifest.digest()?,
@@ -114,7 +144,7 @@ impl Client {
                 return Err(Error::digest_mismatch(what, ours, announced));
             }
         }
-        Ok(digest)
+        Ok((digest, oci_subject(response.headers()).is_some()))
     }
 
     /// Deletes a manifest by digest (`DELETE`). Every tag that points at it

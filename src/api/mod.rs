@@ -15,6 +15,8 @@
 //! | delete | [`Client::delete_tag`](crate::Client::delete_tag), [`Client::delete_manifest`](crate::Client::delete_manifest), [`Client::delete_blob`](crate::Client::delete_blob), [`Client::tags_with_digest`](crate::Client::tags_with_digest), [`Client::untag`](crate::Client::untag), [`Client::untag_plan`](crate::Client::untag_plan) |
 //! | copy ([`transfer`](crate::transfer)) | [`Client::copy_image`](crate::Client::copy_image), [`Client::put_manifest`](crate::Client::put_manifest) |
 //! | report | [`Client::tag_report`](crate::Client::tag_report), [`Client::tag_info`](crate::Client::tag_info) |
+//! | referrers | [`Client::referrers`](crate::Client::referrers), [`Client::delete_plan`](crate::Client::delete_plan), [`Client::apply_delete_plan`](crate::Client::apply_delete_plan), [`Client::delete_with_referrers`](crate::Client::delete_with_referrers) |
+//! | artifacts ([`artifact`](crate::artifact)) | [`Client::push_artifact`](crate::Client::push_artifact), [`Client::pull_artifact`](crate::Client::pull_artifact) |
 //! | rate limit | [`Client::rate_limit`](crate::Client::rate_limit) |
 //! | blobs | [`Client::blob_stream`](crate::Client::blob_stream), [`Client::download_blob`](crate::Client::download_blob), [`Client::blob_size`](crate::Client::blob_size), [`Client::blob_exists`](crate::Client::blob_exists), [`Client::blob_bytes`](crate::Client::blob_bytes) |
 
@@ -23,6 +25,7 @@ mod blobs;
 mod catalog;
 mod manifests;
 mod ratelimit;
+mod referrers;
 mod report;
 mod tags;
 mod untag;
@@ -59,6 +62,7 @@ impl Client {
 pub use blobs::BlobStream;
 pub(crate) use blobs::{persist_beside, temp_beside};
 pub(crate) use manifests::platform_entry;
+pub use referrers::{referrers_tag, DeletePlan, FallbackTag, Referrers, ReferrersSource};
 pub(crate) use report::dated_entry;
 pub use report::{TagError, TagInfo, TagReport};
 pub use untag::{Untagged, PLACEHOLDER_ARTIFACT_TYPE};

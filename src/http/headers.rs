@@ -45,6 +45,34 @@ pub(crate) fn shown(value: &str) -> String {
     }
 }
 
+/// The `OCI-Subject` header a registry with the Referrers API answers a
+/// manifest push with when it processed the manifest's `subject` (OCI 1.1):
+/// the subject's digest, or `None` when absent. A value that is not a
+/// digest counts as absent: the client then keeps the fallback tag itself,
+/// which is never wrong.
+pub(crate) fn oci_subject(headers: &HeaderMap) -> Option<Digest> {
+    headers
+        .get("oci-subject")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The filters a referrers listing says it applied (`OCI-Filters-Applied:
+/// artifactType`), lower-cased, from every such header.
+pub(crate) fn filters_applied(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all("oci-filters-applied")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|f| f.trim().to_ascii_lowercase())
+        .filter(|f| !f.is_empty())
+        .collect()
+}
+
 /// `Content-Type`, when it is valid text.
 pub(crate) fn content_type(headers: &HeaderMap) -> Option<String> {
     Some(headers.get(CONTENT_TYPE)?.to_str().ok()?.to_owned())

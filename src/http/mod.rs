@@ -23,7 +23,8 @@ pub use body::Limits;
 pub(crate) use body::{collect_limited, read_limited};
 pub(crate) use gate::{shed_exhausted, Closed, Gates};
 pub(crate) use headers::{
-    chunk_min_length, chunk_size, content_digest, content_length, content_type, upload_offset,
+    chunk_min_length, chunk_size, content_digest, content_length, content_type, filters_applied,
+    oci_subject, upload_offset,
 };
 pub use link::next_link;
 pub(crate) use pagination::{fetch_page, page_url};

@@ -422,6 +422,53 @@ impl Manifest {
             .or_else(|| self.index().and_then(|i| i.subject.as_ref()))
     }
 
+    /// The artifact type as a referrers list shows it (OCI 1.1): the
+    /// manifest's `artifactType`, else, for an image manifest, its config's
+    /// media type; `None` for schema 1 and for an index without one.
+    pub fn artifact_type(&self) -> Option<&str> {
+        if let Some(m) = self.image() {
+            return m
+                .artifact_type
+                .as_deref()
+                .filter(|t| !t.is_empty())
+                .or(Some(m.config.media_type.as_str()));
+        }
+        self.index()
+            .and_then(|i| i.artifact_type.as_deref())
+            .filter(|t| !t.is_empty())
+    }
+
+    /// The manifest's own annotations (empty for schema 1).
+    pub fn annotations(&self) -> &BTreeMap<String, String> {
+        static NONE: BTreeMap<String, String> = BTreeMap::new();
+        match (self.image(), self.index()) {
+            (Some(m), _) => &m.annotations,
+            (_, Some(i)) => &i.annotations,
+            _ => &NONE,
+        }
+    }
+
+    /// The descriptor that names this manifest: its media type, digest and
+    /// size.
+    pub fn descriptor(&self) -> Result<Descriptor> {
+        Ok(Descriptor::new(
+            self.media_type.clone(),
+            self.digest()?,
+            self.bytes.len() as u64,
+        ))
+    }
+
+    /// The entry a referrers list holds for this manifest (OCI 1.1): its
+    /// [`descriptor`](Manifest::descriptor) with its
+    /// [`artifact_type`](Manifest::artifact_type) and every one of its
+    /// [`annotations`](Manifest::annotations).
+    pub fn referrer_descriptor(&self) -> Result<Descriptor> {
+        let mut d = self.descriptor()?;
+        d.artifact_type = self.artifact_type().map(str::to_owned);
+        d.annotations = self.annotations().clone();
+        Ok(d)
+    }
+
     /// The first entry of an index whose platform matches `wanted` (see
     /// [`Platform::matches`]). Entries without a platform never match.
     pub fn select_platform(&self, wanted: &Platform) -> Option<&Descriptor> {

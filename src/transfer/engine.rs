@@ -72,6 +72,17 @@ pub enum Event {
         /// What went wrong, as a message.
         reason: String,
     },
+    /// A referrer of a copied manifest (a signature, an SBOM, an
+    /// attestation) was copied too ([`TransferOptions::referrers`]), after
+    /// the image's [`Event::Done`].
+    Referrer {
+        /// The manifest it refers to.
+        subject: Digest,
+        /// The referrer's digest.
+        digest: Digest,
+        /// Its artifact type, as the referrers list gives it.
+        artifact_type: Option<String>,
+    },
     /// The manifests were written; the image is at the target.
     Done {
         /// The digest of the manifest written under the target's reference.
@@ -107,6 +118,14 @@ pub struct TransferOptions {
     pub chunk_size: usize,
     /// Hears what happens (default: nobody).
     pub observer: Option<Arc<dyn Observer>>,
+    /// Also copies the referrers of the copied manifests (OCI 1.1
+    /// signatures, SBOMs, attestations), and theirs, recursively (default:
+    /// no). Both ends may be registries or layouts: a registry lists them
+    /// through its Referrers API or fallback tag, and its fallback tags are
+    /// written as its pushes go; a layout records them in `index.json`
+    /// without a name, and lists the entries whose `subject` is the
+    /// manifest.
+    pub referrers: bool,
 }
 
 impl fmt::Debug for TransferOptions {
@@ -116,6 +135,7 @@ impl fmt::Debug for TransferOptions {
             .field("concurrency", &self.concurrency)
             .field("chunk_size", &self.chunk_size)
             .field("observer", &self.observer.as_ref().map(|_| "..."))
+            .field("referrers", &self.referrers)
             .finish()
     }
 }
@@ -127,6 +147,7 @@ impl Default for TransferOptions {
             concurrency: 4,
             chunk_size: DEFAULT_CHUNK_SIZE,
             observer: None,
+            referrers: false,
         }
     }
 }
@@ -154,6 +175,12 @@ impl TransferOptions {
     /// still applies).
     pub fn chunk_size(mut self, bytes: usize) -> Self {
         self.chunk_size = bytes.max(1);
+        self
+    }
+
+    /// Also copies referrers, recursively (see [`TransferOptions::referrers`]).
+    pub fn referrers(mut self, referrers: bool) -> Self {
+        self.referrers = referrers;
         self
     }
 
@@ -186,7 +213,24 @@ pub struct TransferReport {
     pub blobs_existing: usize,
     /// Bytes moved.
     pub bytes_uploaded: u64,
+    /// Referrers copied along ([`TransferOptions::referrers`]); their
+    /// manifests and blobs are counted above too.
+    pub referrers: usize,
 }
+
+impl TransferReport {
+    /// Adds what another transfer (a referrer's) did.
+    fn add(&mut self, other: &TransferReport) {
+        self.manifests += other.manifests;
+        self.blobs_uploaded += other.blobs_uploaded;
+        self.blobs_mounted += other.blobs_mounted;
+        self.blobs_existing += other.blobs_existing;
+        self.bytes_uploaded = self.bytes_uploaded.saturating_add(other.bytes_uploaded);
+    }
+}
+
+/// Most referrers one copy takes along (referrers of referrers included).
+pub const MAX_REFERRERS: usize = 4096;
 
 /// A blob's bytes as a source yields them: verified against its digest as
 /// they pass (the stream ends with an error instead of its last chunk when
@@ -220,6 +264,19 @@ pub trait Source: Send + Sync {
     fn repository(&self) -> Option<(&Client, &RepositoryName)> {
         None
     }
+    /// The referrers of manifest `subject` at this end (OCI 1.1), for a
+    /// copy with [`TransferOptions::referrers`]; `None` (the default) when
+    /// this end cannot list them.
+    async fn referrers(&self, subject: &Digest) -> Result<Option<Vec<Descriptor>>> {
+        let _ = subject;
+        Ok(None)
+    }
+    /// The manifest `digest` of this end (a referrer) as a source of its
+    /// own; `None` (the default) when this end cannot name one by digest.
+    fn manifest_source(&self, digest: &Digest) -> Option<Box<dyn Source + '_>> {
+        let _ = digest;
+        None
+    }
 }
 
 /// Where an image goes: it stores blobs and then the manifests, under its
@@ -251,16 +308,132 @@ pub trait Target: Send + Sync {
     /// blob being there; returns the digest written under the reference and
     /// how many manifests were written.
     async fn put_manifests(&self, image: &Resolved) -> Result<(Digest, usize)>;
+    /// Where the manifest `digest` of a source (a referrer) goes at this
+    /// end, under its digest; `None` (the default) when this end cannot
+    /// hold one.
+    fn manifest_target(&self, digest: &Digest) -> Option<Box<dyn Target + '_>> {
+        let _ = digest;
+        None
+    }
 }
 
 /// Moves the image of `source` to `target`; see the [module](crate::transfer) docs.
+///
+/// With [`TransferOptions::referrers`], the referrers of the image's
+/// manifests (the top one and an index's children) follow it, each as an
+/// image of its own written by digest, and then their referrers, up to
+/// [`MAX_REFERRERS`] ([`Error::TooMany`] past it); an end that cannot list
+/// or hold referrers is [`Error::Invalid`] before anything moves.
 pub async fn copy(
     source: &dyn Source,
     target: &dyn Target,
     options: &TransferOptions,
 ) -> Result<TransferReport> {
     let image = source.resolve(&options.platforms).await?;
-    target.accepts(&image, &source.describe())?;
+    let mut subjects: Vec<Digest> = Vec::new();
+    let mut first = None;
+    if options.referrers {
+        let top = image.top.digest()?;
+        if target.manifest_target(&top).is_none() || source.manifest_source(&top).is_none() {
+            return Err(referrers_unsupported(source, target));
+        }
+        first = Some(
+            source
+                .referrers(&top)
+                .await?
+                .ok_or_else(|| referrers_unsupported(source, target))?,
+        );
+        subjects.push(top);
+        for child in image.children() {
+            subjects.push(child.digest()?);
+        }
+    }
+    let mut report = move_image(source, target, &image, options).await?;
+    if let Some(digest) = &report.digest {
+        options.emit(Event::Done {
+            digest: digest.clone(),
+        });
+    }
+    if options.referrers {
+        copy_referrers(source, target, subjects, first, options, &mut report).await?;
+    }
+    Ok(report)
+}
+
+fn referrers_unsupported(source: &dyn Source, target: &dyn Target) -> Error {
+    Error::invalid(
+        "copy with referrers",
+        &format!("{} to {}", source.describe(), Target::describe(target)),
+        "one of the ends cannot list or hold referrers (registries and OCI layouts can)",
+    )
+}
+
+/// Copies the referrers of `subjects`, breadth first, and theirs.
+/// `first` is the list of the first subject, already fetched.
+async fn copy_referrers(
+    source: &dyn Source,
+    target: &dyn Target,
+    subjects: Vec<Digest>,
+    mut first: Option<Vec<Descriptor>>,
+    options: &TransferOptions,
+    report: &mut TransferReport,
+) -> Result<()> {
+    let inner = TransferOptions {
+        platforms: Platforms::All,
+        referrers: false,
+        ..options.clone()
+    };
+    let mut seen: std::collections::HashSet<Digest> = subjects.iter().cloned().collect();
+    let mut queue: std::collections::VecDeque<Digest> = subjects.into();
+    while let Some(subject) = queue.pop_front() {
+        let list = match first.take() {
+            Some(list) => list,
+            None => source
+                .referrers(&subject)
+                .await?
+                .ok_or_else(|| referrers_unsupported(source, target))?,
+        };
+        for r in list {
+            if !seen.insert(r.digest.clone()) {
+                continue;
+            }
+            if report.referrers >= MAX_REFERRERS {
+                return Err(Error::TooMany {
+                    what: format!("copy of {} with referrers", source.describe()),
+                    items: "referrers",
+                    count: u64::try_from(report.referrers + 1).unwrap_or(u64::MAX),
+                    limit: MAX_REFERRERS as u64,
+                });
+            }
+            let (Some(from), Some(to)) = (
+                source.manifest_source(&r.digest),
+                target.manifest_target(&r.digest),
+            ) else {
+                return Err(referrers_unsupported(source, target));
+            };
+            let image = from.resolve(&Platforms::All).await?;
+            let moved = move_image(from.as_ref(), to.as_ref(), &image, &inner).await?;
+            report.add(&moved);
+            report.referrers += 1;
+            options.emit(Event::Referrer {
+                subject: subject.clone(),
+                digest: r.digest.clone(),
+                artifact_type: r.artifact_type.clone(),
+            });
+            queue.push_back(r.digest);
+        }
+    }
+    Ok(())
+}
+
+/// Moves a resolved image: its blobs, then its manifests.
+async fn move_image(
+    source: &dyn Source,
+    target: &dyn Target,
+    image: &Resolved,
+    options: &TransferOptions,
+) -> Result<TransferReport> {
+    target.accepts(image, &source.describe())?;
     let moved: Vec<Option<Arrived>> = futures::stream::iter(image.blobs())
         .map(|blob| async move {
             let digest = blob.digest.clone();
@@ -312,10 +485,7 @@ pub async fn copy(
             }
         }
     }
-    let (digest, manifests) = target.put_manifests(&image).await?;
-    options.emit(Event::Done {
-        digest: digest.clone(),
-    });
+    let (digest, manifests) = target.put_manifests(image).await?;
     report.digest = Some(digest);
     report.manifests = manifests;
     Ok(report)
@@ -382,6 +552,71 @@ impl Source for RegistryImage<'_> {
     fn repository(&self) -> Option<(&Client, &RepositoryName)> {
         Some((self.client, self.name))
     }
+
+    async fn referrers(&self, subject: &Digest) -> Result<Option<Vec<Descriptor>>> {
+        let list = self.client.referrers(self.name, subject, None).await?;
+        Ok(Some(list.manifests))
+    }
+
+    fn manifest_source(&self, digest: &Digest) -> Option<Box<dyn Source + '_>> {
+        Some(Box::new(RegistryManifest {
+            client: self.client,
+            name: self.name,
+            reference: TagOrDigest::Digest(digest.clone()),
+        }))
+    }
+}
+
+/// A manifest of a registry repository by digest: a referrer as an end of
+/// its own, which [`RegistryImage`] (borrowing its reference) cannot be.
+struct RegistryManifest<'a> {
+    client: &'a Client,
+    name: &'a RepositoryName,
+    reference: TagOrDigest,
+}
+
+impl RegistryManifest<'_> {
+    fn image(&self) -> RegistryImage<'_> {
+        RegistryImage::new(self.client, self.name, &self.reference)
+    }
+}
+
+#[async_trait]
+impl Source for RegistryManifest<'_> {
+    fn describe(&self) -> String {
+        Source::describe(&self.image())
+    }
+    async fn resolve(&self, platforms: &Platforms) -> Result<Resolved> {
+        Source::resolve(&self.image(), platforms).await
+    }
+    async fn blob(&self, blob: &BlobRef) -> Result<BlobBytes> {
+        Source::blob(&self.image(), blob).await
+    }
+    fn repository(&self) -> Option<(&Client, &RepositoryName)> {
+        Some((self.client, self.name))
+    }
+}
+
+#[async_trait]
+impl Target for RegistryManifest<'_> {
+    fn describe(&self) -> String {
+        Source::describe(&self.image())
+    }
+    async fn has_blob(&self, blob: &BlobRef) -> Result<bool> {
+        self.image().has_blob(blob).await
+    }
+    async fn put_blob(
+        &self,
+        blob: &BlobRef,
+        source: &dyn Source,
+        options: &TransferOptions,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<Arrived> {
+        self.image().put_blob(blob, source, options, progress).await
+    }
+    async fn put_manifests(&self, image: &Resolved) -> Result<(Digest, usize)> {
+        self.image().put_manifests(image).await
+    }
 }
 
 #[async_trait]
@@ -441,6 +676,14 @@ impl Target for RegistryImage<'_> {
             .put_manifest(self.name, self.reference, &image.top)
             .await?;
         Ok((digest, image.children().len() + 1))
+    }
+
+    fn manifest_target(&self, digest: &Digest) -> Option<Box<dyn Target + '_>> {
+        Some(Box::new(RegistryManifest {
+            client: self.client,
+            name: self.name,
+            reference: TagOrDigest::Digest(digest.clone()),
+        }))
     }
 }
 
@@ -506,6 +749,112 @@ impl Source for LayoutImage<'_> {
         let (ref_name, limits) = (self.ref_name.map(str::to_owned), self.limits);
         off_runtime(self.layout, move |layout| {
             layout.resolve(ref_name.as_deref(), &limits)
+        })
+        .await
+    }
+
+    async fn blob(&self, blob: &BlobRef) -> Result<BlobBytes> {
+        let stream = self
+            .layout
+            .blob_file_stream(&blob.digest, blob.size)
+            .await?;
+        Ok(stream.boxed())
+    }
+
+    /// The manifests recorded in `index.json` whose `subject` is `subject`
+    /// (where a copy with referrers records them, as oras does).
+    async fn referrers(&self, subject: &Digest) -> Result<Option<Vec<Descriptor>>> {
+        let (subject, limit) = (subject.clone(), self.limits.manifest);
+        off_runtime(self.layout, move |layout| {
+            let mut found: Vec<Descriptor> = Vec::new();
+            for entry in layout.index()?.manifests {
+                if !crate::models::media_type::is_manifest(&entry.media_type) {
+                    continue;
+                }
+                let m = layout_manifest(layout, &entry.digest, Some(&entry.media_type), limit)?;
+                if m.subject().map(|s| &s.digest) == Some(&subject)
+                    && !found.iter().any(|d| d.digest == entry.digest)
+                {
+                    found.push(m.referrer_descriptor()?);
+                }
+            }
+            Ok(Some(found))
+        })
+        .await
+    }
+
+    fn manifest_source(&self, digest: &Digest) -> Option<Box<dyn Source + '_>> {
+        Some(Box::new(LayoutManifest {
+            layout: self.layout,
+            digest: digest.clone(),
+            limits: self.limits,
+        }))
+    }
+}
+
+/// A manifest of a layout by digest (`media_type` from its descriptor, or
+/// told by its own `mediaType`), read whole within `limit` and verified.
+fn layout_manifest(
+    layout: &OciLayout,
+    digest: &Digest,
+    media_type: Option<&str>,
+    limit: u64,
+) -> Result<crate::models::Manifest> {
+    let bytes = layout.read_blob(digest, limit)?;
+    crate::models::Manifest::from_bytes(bytes, media_type)
+}
+
+/// A manifest of an OCI layout by digest: a referrer as a source of its
+/// own, which [`LayoutImage`] (naming images by `ref_name`) cannot be.
+struct LayoutManifest<'a> {
+    layout: &'a OciLayout,
+    digest: Digest,
+    limits: Limits,
+}
+
+#[async_trait]
+impl Source for LayoutManifest<'_> {
+    fn describe(&self) -> String {
+        format!("oci:{}@{}", self.layout.root().display(), self.digest)
+    }
+
+    async fn resolve(&self, platforms: &Platforms) -> Result<Resolved> {
+        let _ = platforms;
+        let (digest, limits) = (self.digest.clone(), self.limits);
+        let what = self.describe();
+        off_runtime(self.layout, move |layout| {
+            let top = layout_manifest(layout, &digest, None, limits.manifest)?;
+            let images = if top.is_index() {
+                let count = u64::try_from(top.manifests().len()).unwrap_or(u64::MAX);
+                if count > limits.index_children {
+                    return Err(Error::TooMany {
+                        what,
+                        items: "child manifests",
+                        count,
+                        limit: limits.index_children,
+                    });
+                }
+                let mut images = Vec::new();
+                for child in top.manifests() {
+                    let m = layout_manifest(
+                        layout,
+                        &child.digest,
+                        Some(&child.media_type),
+                        limits.manifest,
+                    )?;
+                    if m.is_index() {
+                        return Err(Error::protocol(what, "nested indexes are not supported"));
+                    }
+                    images.push(m);
+                }
+                images
+            } else {
+                vec![top.clone()]
+            };
+            for image in &images {
+                super::layout::check_storable(image, &what)?;
+            }
+            Ok(Resolved { top, images })
         })
         .await
     }
@@ -584,6 +933,14 @@ impl Target for LayoutImage<'_> {
         })
         .await?;
         Ok((digest, image.children().len() + 1))
+    }
+
+    fn manifest_target(&self, _digest: &Digest) -> Option<Box<dyn Target + '_>> {
+        // A referrer is recorded in index.json without a name.
+        Some(Box::new(LayoutImage {
+            ref_name: None,
+            ..self.clone()
+        }))
     }
 }
 

@@ -55,7 +55,7 @@ pub mod layout;
 pub use calls::{CopyOptions, CopyReport, PullReport};
 pub use engine::{
     copy, Arrived, BlobBytes, Event, LayoutImage, Observer, RegistryImage, Source, Target,
-    TransferOptions, TransferReport,
+    TransferOptions, TransferReport, MAX_REFERRERS,
 };
 pub use image::{BlobRef, Platforms, Resolved};
 pub use layout::{OciLayout, INDEX_LIMIT, REF_NAME};

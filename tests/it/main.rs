@@ -8,6 +8,7 @@ mod fault_proxy;
 mod mock;
 mod registry;
 
+mod artifact;
 mod auth;
 mod auth_mock;
 mod base;
@@ -32,6 +33,7 @@ mod layout;
 mod manifests;
 mod props;
 mod proxy;
+mod referrers;
 mod repository;
 mod shedding;
 mod tags;
