@@ -31,6 +31,7 @@ mod layout;
 mod manifests;
 mod props;
 mod proxy;
+mod quirks;
 mod repository;
 mod shedding;
 mod tags;
