@@ -136,6 +136,21 @@ pub enum Error {
         reason: String,
     },
 
+    /// A hosted registry refused something it does not offer through the
+    /// registry API (Docker Hub's and GHCR's `DELETE`, a catalog that is not
+    /// there or only for administrators, an expired ECR token): `source` is
+    /// the registry's answer, `hint` that registry's own way to do it.
+    #[error("{source}; {hint}")]
+    RegistryHint {
+        /// The registry the rule is about (`GHCR`, `Docker Hub`, ...).
+        registry: String,
+        /// What to do instead.
+        hint: String,
+        /// The registry's answer ([`Error::Registry`]).
+        #[source]
+        source: Box<Error>,
+    },
+
     /// The registry refused a `DELETE` because deletion is disabled in its
     /// configuration (it answers 405 `UNSUPPORTED`).
     #[error(
@@ -331,9 +346,9 @@ impl Error {
     /// The HTTP status of a registry error, or of a reqwest error that has one.
     pub fn status(&self) -> Option<StatusCode> {
         match self {
-            Error::RetriesExhausted { source, .. } | Error::UntagPushDenied { source, .. } => {
-                source.status()
-            }
+            Error::RetriesExhausted { source, .. }
+            | Error::UntagPushDenied { source, .. }
+            | Error::RegistryHint { source, .. } => source.status(),
             Error::Registry { status, .. } => Some(*status),
             Error::Http { source, .. } => source.status(),
             Error::DeletionDisabled { .. } => Some(StatusCode::METHOD_NOT_ALLOWED),
@@ -363,9 +378,9 @@ impl Error {
     /// The first error code of the registry's error envelope, if there was one.
     pub fn code(&self) -> Option<&ErrorCode> {
         match self {
-            Error::RetriesExhausted { source, .. } | Error::UntagPushDenied { source, .. } => {
-                source.code()
-            }
+            Error::RetriesExhausted { source, .. }
+            | Error::UntagPushDenied { source, .. }
+            | Error::RegistryHint { source, .. } => source.code(),
             Error::Registry { errors, .. } => errors.first().map(|e| &e.code),
             Error::DeletionDisabled { .. } => Some(&ErrorCode::Unsupported),
             _ => None,
@@ -375,7 +390,9 @@ impl Error {
     /// Every error the registry reported in its envelope (empty otherwise).
     pub fn registry_errors(&self) -> &[RegistryError] {
         match self {
-            Error::RetriesExhausted { source, .. } => source.registry_errors(),
+            Error::RetriesExhausted { source, .. } | Error::RegistryHint { source, .. } => {
+                source.registry_errors()
+            }
             Error::Registry { errors, .. } => errors,
             _ => &[],
         }

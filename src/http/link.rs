@@ -47,6 +47,7 @@ pub fn next_link(headers: &HeaderMap, request_url: &Url) -> Result<Option<Url>> 
                     format!("Link to another origin refused: {}", redact(&next)),
                 ));
             }
+            let next = without_foreign_prefix(next, request_url);
             if !next.username().is_empty() || next.password().is_some() {
                 // reqwest would send them as Basic credentials: a registry
                 // does not get to choose what this client authenticates with.
@@ -59,6 +60,31 @@ pub fn next_link(headers: &HeaderMap, request_url: &Url) -> Result<Option<Url>> 
         }
     }
     Ok(None)
+}
+
+/// `next` with the path prefix before its `/v2/` replaced by the request's,
+/// when the two differ and `next` names the very endpoint that was
+/// requested. Nexus on a Docker connector port puts its internal
+/// `/repository/NAME/` prefix into the Link, a path that port does not
+/// serve (sonatype/nexus-public#1011); the same endpoint under the
+/// request's own prefix is what the registry means. A Link to any other
+/// endpoint is left as it is (and then checked like every Link).
+fn without_foreign_prefix(next: Url, request_url: &Url) -> Url {
+    let split = |path: &str| {
+        path.find("/v2/")
+            .map(|at| (path[..at].to_owned(), path[at..].to_owned()))
+    };
+    let (Some((theirs, endpoint)), Some((ours, requested))) =
+        (split(next.path()), split(request_url.path()))
+    else {
+        return next;
+    };
+    if theirs == ours || endpoint != requested {
+        return next;
+    }
+    let mut fixed = next;
+    fixed.set_path(&format!("{ours}{endpoint}"));
+    fixed
 }
 
 /// Splits a header value into its comma-separated links, ignoring commas
@@ -161,6 +187,33 @@ mod tests {
         assert!(next_link(&HeaderMap::new(), &base()).unwrap().is_none());
         let h = headers(&[r#"</v2/_catalog?x>; rel="prev""#]);
         assert!(next_link(&h, &base()).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_foreign_prefix_before_the_same_endpoint_is_dropped() {
+        let request = Url::parse("http://nexus:5002/v2/renovate/renovate/tags/list?n=2").unwrap();
+        let next = |link: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(LINK, link.parse().unwrap());
+            next_link(&headers, &request).unwrap().unwrap().to_string()
+        };
+        assert_eq!(
+            next("<http://nexus:5002/repository/docker-proxy/v2/renovate/renovate/tags/list?n=2&last=x>; rel=\"next\""),
+            "http://nexus:5002/v2/renovate/renovate/tags/list?n=2&last=x"
+        );
+        // Another endpoint under a prefix is not rewritten.
+        assert_eq!(
+            next("</repository/p/v2/other/tags/list?last=x>; rel=\"next\""),
+            "http://nexus:5002/repository/p/v2/other/tags/list?last=x"
+        );
+        // A registry under a path prefix keeps it.
+        let request = Url::parse("http://r/prefix/v2/_catalog").unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(LINK, "</v2/_catalog?last=a>; rel=\"next\"".parse().unwrap());
+        assert_eq!(
+            next_link(&headers, &request).unwrap().unwrap().as_str(),
+            "http://r/prefix/v2/_catalog?last=a"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 mod body;
 mod gate;
 mod headers;
+mod hosted;
 mod link;
 mod pagination;
 mod pipeline;

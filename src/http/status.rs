@@ -1,5 +1,6 @@
 //! Status to error: a failed answer becomes [`Error::Registry`] with the
-//! parsed error envelope or the start of the raw body, redacted.
+//! parsed error envelope or the start of the raw body, redacted (and a
+//! hosted registry's known refusal gets its hint, see `hosted`).
 
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
@@ -31,13 +32,13 @@ pub(crate) fn registry_error(
             )
         }
     };
-    Error::Registry {
+    super::hosted::explain(Error::Registry {
         method,
         url,
         status,
         errors,
         body,
-    }
+    })
 }
 
 /// Reads up to `limit` bytes of a body, ignoring read errors (the status is

@@ -195,6 +195,16 @@ pub struct Manifest {
 }
 
 /// Content types that say nothing about the kind of manifest.
+/// The manifest media types a declared Content-Type is taken at its word for.
+const KNOWN: &[&str] = &[
+    DOCKER_MANIFEST_V1,
+    DOCKER_MANIFEST_V1_SIGNED,
+    DOCKER_MANIFEST_V2,
+    DOCKER_MANIFEST_LIST,
+    OCI_MANIFEST,
+    OCI_INDEX,
+];
+
 const GENERIC_CONTENT_TYPES: &[&str] = &[
     "application/json",
     "text/plain",
@@ -210,7 +220,9 @@ impl Manifest {
     /// (`application/json`, `text/plain`, `application/octet-stream`), the
     /// body decides: its `mediaType`, or else its `schemaVersion` (1 is
     /// schema 1, signed when it has `signatures`; 2 with `manifests` is an
-    /// OCI index, 2 with `config` an OCI image manifest).
+    /// OCI index, 2 with `config` an OCI image manifest). So does a type from
+    /// outside the `vnd.` namespace that no manifest has (Pulp serves schema
+    /// 1 as `application/x-troff-man`); an unknown `vnd.` type is an error.
     ///
     /// A signed schema 1 manifest is parsed from its JWS payload, which must
     /// be exactly the body without its `signatures` (see
@@ -227,7 +239,11 @@ impl Manifest {
             .map(media_type::essence)
             .filter(|ct| !ct.is_empty() && !GENERIC_CONTENT_TYPES.contains(&ct.as_str()));
         let media_type = match declared {
-            Some(ct) => ct,
+            Some(ct) if KNOWN.contains(&ct.as_str()) || ct.contains("/vnd.") => ct,
+            // A type from outside the registries' `vnd.` namespace (Pulp
+            // serves schema 1 as `application/x-troff-man`): the body tells,
+            // or the declared type is named in the error.
+            Some(ct) => sniff(&bytes).map_err(|_| unknown_media_type(&ct))?,
             None => sniff(&bytes)?,
         };
         let mut payload = None;

@@ -33,6 +33,7 @@ mod layout;
 mod manifests;
 mod props;
 mod proxy;
+mod quirks;
 mod referrers;
 mod repository;
 mod shedding;

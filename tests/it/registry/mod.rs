@@ -52,10 +52,10 @@ pub use http::RawResponse;
 #[allow(unused_imports)]
 pub use secure::{
     shared_htpasswd, shared_mtls, shared_token, skopeo_json, start_htpasswd,
-    start_https_redirector, start_mtls, start_token, HtpasswdRegistry, HttpsRedirector,
-    MtlsRegistry, RecordedRequest, RecordingProxy, SecureImage, SecureImages, TokenRegistry,
-    TokenRequest, TokenServer, DEFAULT_EXPIRES_IN, HTPASSWD_REALM, TOKEN_ISSUER, TOKEN_SERVICE,
-    USERS,
+    start_https_redirector, start_mtls, start_token, start_token_with_realm, HtpasswdRegistry,
+    HttpsRedirector, MtlsRegistry, RecordedRequest, RecordingProxy, SecureImage, SecureImages,
+    TokenRegistry, TokenRequest, TokenServer, DEFAULT_EXPIRES_IN, HTPASSWD_REALM, TOKEN_ISSUER,
+    TOKEN_SERVICE, USERS,
 };
 #[allow(unused_imports)]
 pub use seed::{

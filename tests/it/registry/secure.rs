@@ -1484,11 +1484,19 @@ pub fn shared_token() -> Option<&'static TokenRegistry> {
 /// A private token registry (seeded), stopped when dropped; with `tls` it
 /// serves https (the token realm stays plain http).
 pub fn start_token(tls: bool) -> Option<TokenRegistry> {
+    start_token_with_realm(tls, None)
+}
+
+/// [`start_token`] with the challenge's realm set to `realm` instead of the
+/// token server's own URL: a front (a reverse proxy on the registry's own
+/// origin, as OpenShift has) then relays token requests to the server.
+pub fn start_token_with_realm(tls: bool, realm: Option<String>) -> Option<TokenRegistry> {
     if !tools_available(&["openssl"]) {
         return None;
     }
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind token server");
     let realm_port = listener.local_addr().expect("token server address").port();
+    let realm = realm.unwrap_or_else(|| format!("http://127.0.0.1:{realm_port}/token"));
     let mut signer_key = PathBuf::new();
     let registry = Registry::start_secured(RegistryConfig::default(), |dir| {
         let secure = dir.join("secure");
@@ -1508,7 +1516,7 @@ pub fn start_token(tls: bool) -> Option<TokenRegistry> {
                 String::new()
             },
             top_yaml: format!(
-                "auth:\n  token:\n    realm: http://127.0.0.1:{realm_port}/token\n    \
+                "auth:\n  token:\n    realm: {realm}\n    \
                  service: {TOKEN_SERVICE}\n    issuer: {TOKEN_ISSUER}\n    \
                  rootcertbundle: {}\n",
                 secure.join("token-signer.pem").display()
