@@ -31,6 +31,7 @@ mod http2;
 mod instrumentation;
 mod layout;
 mod manifests;
+mod progress;
 mod props;
 mod proxy;
 mod quirks;
