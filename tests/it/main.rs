@@ -18,6 +18,7 @@ mod copy;
 mod delete;
 mod demo;
 mod examples_auth;
+mod examples_cli;
 mod faults;
 mod harness;
 mod hostile_bounds;
