@@ -21,6 +21,7 @@ use common::{Common, Filter};
 use dockreg::models::Platform;
 use dockreg::retention::{Action, Age, Policy};
 use dockreg::{Digest, Reference, RepositoryName};
+use futures::TryStreamExt;
 
 const DETAILS: &str = "\
 A tag without a created date is kept. A tag sharing its digest with a kept tag
@@ -143,11 +144,20 @@ fn main() -> ExitCode {
             .client(reference.registry())?
             .repository_for(&reference)?;
         let name = repo.name();
-        // The plan reads every tag inside the library, which tells no
-        // progress: the bar says it is under way.
-        let planning = Count::spinner(cli, "cleanup", "reading tags, manifests and configs");
+        // The plan reads every tag inside the library, which reports no
+        // progress of its own: on a terminal the tags are listed first for
+        // the total, and the library's request spans count the reads.
+        let reading = Count::new(cli, "cleanup", "tags read", 0);
+        if reading.is_drawn() {
+            let total = repo
+                .tags()
+                .try_fold(0u64, |n, _| std::future::ready(Ok(n + 1)))
+                .await?;
+            reading.add_total(total);
+            reading.follow_tag_reads(name);
+        }
         let plan = policy.plan(&repo).await;
-        planning.finish();
+        reading.finish();
         let plan = plan?;
 
         for t in plan.tags.iter().filter(|t| filter.matches(&t.tag)) {

@@ -236,6 +236,30 @@ impl Count {
         Count { bar }
     }
 
+    /// Whether the bar is drawn.
+    pub fn is_drawn(&self) -> bool {
+        self.bar.is_some()
+    }
+
+    /// Counts one for each tag of `name` whose manifest the library reads
+    /// (a `GET /v2/NAME/manifests/TAG` request span of its `tracing`
+    /// instrumentation closing; each tag once, retries not counted again),
+    /// for library calls that read every tag and tell no progress of their
+    /// own (`retention::Policy::plan`). Installs the process's tracing
+    /// subscriber; nothing when the bar is not drawn.
+    pub fn follow_tag_reads(&self, name: &dockreg::RepositoryName) {
+        use tracing_subscriber::layer::SubscriberExt;
+        let Some(bar) = &self.bar else {
+            return;
+        };
+        let layer = tag_reads::TagReads {
+            marker: format!("/v2/{name}/manifests/"),
+            seen: Mutex::new(std::collections::HashSet::new()),
+            bar: bar.clone(),
+        };
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer));
+    }
+
     /// More items to do.
     pub fn add_total(&self, n: u64) {
         if let Some(bar) = &self.bar {
@@ -268,5 +292,92 @@ impl Count {
 impl Drop for Count {
     fn drop(&mut self) {
         self.finish();
+    }
+}
+
+/// The tracing layer of [`Count::follow_tag_reads`].
+mod tag_reads {
+    use std::collections::HashSet;
+    use std::fmt;
+    use std::sync::Mutex;
+
+    use indicatif::ProgressBar;
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id};
+    use tracing::Subscriber;
+    use tracing_subscriber::layer::{Context, Layer};
+    use tracing_subscriber::registry::LookupSpan;
+
+    pub struct TagReads {
+        /// `/v2/NAME/manifests/`: what a tag's manifest URL holds.
+        pub marker: String,
+        /// The tags counted.
+        pub seen: Mutex<HashSet<String>>,
+        pub bar: ProgressBar,
+    }
+
+    /// The tag of a request span, kept until the span closes.
+    struct TagOf(String);
+
+    #[derive(Default)]
+    struct Fields {
+        method: String,
+        url: String,
+    }
+
+    impl Visit for Fields {
+        fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+            match field.name() {
+                "method" => self.method = format!("{value:?}"),
+                "url" => self.url = format!("{value:?}"),
+                _ => {}
+            }
+        }
+
+        fn record_str(&mut self, field: &Field, value: &str) {
+            match field.name() {
+                "method" => self.method = value.to_owned(),
+                "url" => self.url = value.to_owned(),
+                _ => {}
+            }
+        }
+    }
+
+    impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for TagReads {
+        fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+            let meta = attrs.metadata();
+            if meta.target() != "dockreg" || meta.name() != "request" {
+                return;
+            }
+            let mut fields = Fields::default();
+            attrs.record(&mut fields);
+            if fields.method != "GET" {
+                return;
+            }
+            let Some((_, tag)) = fields.url.split_once(&self.marker) else {
+                return;
+            };
+            // By digest (an index's child): not a tag.
+            if tag.is_empty() || tag.contains(':') {
+                return;
+            }
+            if let Some(span) = ctx.span(id) {
+                span.extensions_mut().insert(TagOf(tag.to_owned()));
+            }
+        }
+
+        fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+            let Some(span) = ctx.span(&id) else {
+                return;
+            };
+            let extensions = span.extensions();
+            let Some(TagOf(tag)) = extensions.get::<TagOf>() else {
+                return;
+            };
+            let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+            if seen.insert(tag.clone()) {
+                self.bar.inc(1);
+            }
+        }
     }
 }
