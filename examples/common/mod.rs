@@ -98,16 +98,30 @@ pub fn parse<T: Parser>(details: &'static str) -> T {
         .version(env!("CARGO_PKG_VERSION"))
         .after_help(SHORT_AFTER)
         .after_long_help(long);
-    let matches = command.get_matches_mut();
-    T::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut command).exit())
+    let matches = command
+        .try_get_matches_from_mut(std::env::args_os())
+        .unwrap_or_else(|e| exit_usage(e));
+    T::from_arg_matches(&matches).unwrap_or_else(|e| exit_usage(e.format(&mut command)))
 }
 
-/// Prints a usage error for the example `T` (its usage line, as clap does)
-/// and exits 2.
+/// Prints a usage error for the example `T` and exits 2.
 pub fn usage_error<T: CommandFactory>(message: impl std::fmt::Display) -> ! {
-    T::command()
-        .error(clap::error::ErrorKind::ValueValidation, message)
-        .exit()
+    exit_usage(T::command().error(clap::error::ErrorKind::ValueValidation, message))
+}
+
+/// `--help` and `--version` as clap prints them (exit 0); any other error
+/// as one line on stderr, `error: ... (see --help)`, and exit 2.
+fn exit_usage(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        e.exit()
+    }
+    // The message is the text before the first blank line (clap goes on
+    // with tips and the usage).
+    let text = e.render().to_string();
+    let message: Vec<&str> = text.lines().take_while(|l| !l.trim().is_empty()).collect();
+    eprintln!("{} (see --help)", one_line(&message.join(" ")));
+    std::process::exit(2)
 }
 
 /// A number that is at least 1 (`--concurrency`, `--page-size`).

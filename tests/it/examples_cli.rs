@@ -84,8 +84,12 @@ fn every_example_has_version_help_and_exit_2_on_usage_errors() {
         let (code, stdout, stderr) = run(name, &["--no-such-flag"]);
         assert_eq!(code, Some(2), "{name} --no-such-flag: {stdout}{stderr}");
         assert!(stdout.is_empty(), "{name}: a usage error prints on stderr");
+        assert_eq!(stderr.lines().count(), 1, "{name}: one line: {stderr}");
+        assert!(stderr.starts_with("error: "), "{name}: {stderr}");
+        assert!(stderr.contains("--no-such-flag"), "{name}: {stderr}");
         let (code, _, stderr) = run(name, &[]);
         assert_eq!(code, Some(2), "{name} without arguments: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{name}: one line: {stderr}");
     }
 }
 
