@@ -15,35 +15,94 @@ mod common;
 
 use std::process::ExitCode;
 
-use common::Cli;
+use clap::Parser;
+use common::progress::Count;
+use common::{Common, Filter};
 use dockreg::models::Platform;
 use dockreg::retention::{Action, Age, Policy};
+use dockreg::{Digest, Reference, RepositoryName};
+use futures::TryStreamExt;
 
-const USAGE: &str = "\
-usage: cleanup HOST[:PORT]/NAME [--keep N] [--older-than DURATION] [--match GLOB] [--yes]
-               [--concurrency N] [--platform OS/ARCH[/VARIANT]] [--json]
-  --keep N            keep the newest N tags (by the created date of their image)
-  --older-than D      delete only tags created more than D ago: a number and a unit,
-                      s, m, h, d or w (30d, 12h, 90m, 3600s, 1d12h)
-                      (with --keep too: a tag goes when it is beyond the newest N
-                      AND older than D)
-  --match GLOB        consider only tags matching GLOB, a shell-style pattern with
-                      `*` (any run of characters) and `?` (one character); not a
-                      regular expression. Other tags are kept
-  --yes               delete; without it nothing is deleted (dry run). The decisions
-                      are printed first; a failed delete (deletion disabled on the
-                      registry) then stops with exit 1
-  --concurrency N     requests at once while gathering and deleting (default 16)
-  --platform P        for multi-platform tags, whose config gives the date
-                      (default linux/amd64, else the index's first entry)
-a tag without a created date is kept. A tag sharing its digest with a kept tag
+const DETAILS: &str = "\
+A tag without a created date is kept. A tag sharing its digest with a kept tag
 is kept (deleting a manifest deletes all its tags), as is a manifest a kept
 index lists. Freed bytes count config and layer blobs (sizes from the
 manifests) that no kept tag's manifest references; the registry reclaims them
 only when its garbage collection runs.
-plain output: one line per tag, newest first, `keep|delete TAG DIGEST CREATED (REASON)`,
-then a summary. --json: {\"tag\",\"digest\",\"created\",\"action\",\"reason\"} per tag, then
-{\"summary\":{\"dry_run\",\"manifests_deleted\",\"tags_removed\",\"tags_kept\",\"freed_bytes\"}}";
+A policy over many tags deletes only with --yes; without it (or with --dry-run)
+the plan is printed and nothing changes (exit 0). With --yes a failed delete
+(deletion disabled on the registry) stops with exit 1.
+Plain output: one line per tag, newest first, `keep|delete TAG DIGEST CREATED (REASON)`,
+then a summary.
+--json: per tag the library's TagPlan {\"tag\",\"digest\",\"created\",\"action\",\"reason\"},
+then {\"summary\":{\"repository\",\"dry_run\",\"manifests\":[DIGEST...],\"tags_removed\",
+\"tags_kept\",\"freed_bytes\",\"vanished\":[TAG...]}} (the Plan's fields, its tags
+counted).";
+
+/// Retention for one repository: keeps the newest tags (by the created
+/// date of their image config) and deletes the others, or those older than
+/// an age. A dry run unless --yes.
+#[derive(Parser)]
+#[command(name = "cleanup")]
+struct Args {
+    /// The repository, without tag or digest
+    #[arg(value_name = "HOST[:PORT]/NAME")]
+    reference: Reference,
+    /// Keep the newest N tags (by the created date of their image)
+    #[arg(long, value_name = "N")]
+    keep: Option<usize>,
+    /// Delete only tags created more than D ago: a number and a unit, s, m,
+    /// h, d or w (30d, 12h, 90m, 3600s, 1d12h); with --keep too, a tag goes
+    /// when it is beyond the newest N AND older than D
+    #[arg(long, value_name = "DURATION", value_parser = age)]
+    older_than: Option<Age>,
+    /// Consider only tags matching GLOB, a shell-style pattern with `*` (any
+    /// run of characters) and `?` (one character); other tags are kept
+    #[arg(long = "match", value_name = "GLOB")]
+    pattern: Option<String>,
+    /// Delete; without it nothing is deleted (dry run)
+    #[arg(long)]
+    yes: bool,
+    /// Print the plan and delete nothing (the default without --yes)
+    #[arg(long, conflicts_with = "yes")]
+    dry_run: bool,
+    /// Show only the tags matching this regular expression (the plan is
+    /// still over every tag --match selects, so not with --yes)
+    #[arg(long, value_name = "REGEX", conflicts_with = "yes")]
+    filter: Option<regex::Regex>,
+    /// Requests at once while gathering and deleting
+    #[arg(long, value_name = "N", value_parser = common::at_least_one, default_value_t = 16)]
+    concurrency: usize,
+    /// For multi-platform tags, whose config gives the date (else the
+    /// index's first entry)
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", default_value = "linux/amd64")]
+    platform: Platform,
+    #[command(flatten)]
+    common: Common,
+}
+
+fn age(s: &str) -> Result<Age, String> {
+    s.parse()
+        .map_err(|_| "a number and a unit s, m, h, d or w, such as 30d or 12h".to_owned())
+}
+
+/// `--json`'s last line: `{"summary": ...}`.
+#[derive(serde::Serialize)]
+struct SummaryLine<'a> {
+    summary: Summary<'a>,
+}
+
+/// The plan without its tags, counted.
+#[derive(serde::Serialize)]
+struct Summary<'a> {
+    repository: &'a RepositoryName,
+    dry_run: bool,
+    manifests: &'a [Digest],
+    tags_removed: usize,
+    tags_kept: usize,
+    freed_bytes: u64,
+    vanished: &'a [String],
+}
 
 /// The reason as the command has always said it: `--keep 0`, the flag.
 fn reason_text(reason: &dockreg::retention::Reason) -> String {
@@ -53,63 +112,62 @@ fn reason_text(reason: &dockreg::retention::Reason) -> String {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse(
-        USAGE,
-        &[
-            "--keep",
-            "--older-than",
-            "--match",
-            "--concurrency",
-            "--platform",
-        ],
-        &["--yes"],
-    );
-    let reference = cli.reference(&cli.positional(1)[0]);
+    let args: Args = common::parse(DETAILS);
+    let reference = args.reference.clone();
     if reference.tag().is_some() || reference.digest().is_some() {
-        cli.usage_error("cleanup takes a repository, HOST[:PORT]/NAME, without tag or digest");
+        common::usage_error::<Args>(
+            "cleanup takes a repository, HOST[:PORT]/NAME, without tag or digest",
+        );
+    }
+    if args.keep.is_none() && args.older_than.is_none() {
+        common::usage_error::<Args>("say what to keep: --keep N and/or --older-than DURATION");
     }
     let mut policy = Policy::default()
-        .concurrency(cli.concurrency(16))
-        .platform(cli.platform().unwrap_or(Platform::new("linux", "amd64")));
-    if cli.value("--keep").is_some() {
-        policy = policy.keep(cli.parsed("--keep", 0usize));
+        .concurrency(args.concurrency)
+        .platform(args.platform.clone());
+    if let Some(n) = args.keep {
+        policy = policy.keep(n);
     }
-    if let Some(v) = cli.value("--older-than") {
-        let age: Age = v.parse().unwrap_or_else(|_| {
-            cli.usage_error(&format!(
-                "bad --older-than {v:?}: a number and a unit s, m, h, d or w, such as 30d or 12h"
-            ))
-        });
+    if let Some(age) = args.older_than.clone() {
         policy = policy.older_than(age);
     }
-    if policy.keep.is_none() && policy.older_than.is_none() {
-        cli.usage_error("say what to keep: --keep N and/or --older-than DURATION");
-    }
-    if let Some(p) = cli.value("--match") {
+    if let Some(p) = &args.pattern {
         policy = policy.matching(p);
     }
-    let dry_run = !cli.switch("--yes");
+    let dry_run = !args.yes;
+    let filter = Filter {
+        filter: args.filter.clone(),
+    };
     common::run(async move {
+        let cli = &args.common;
         let (repo, _) = cli
             .client(reference.registry())?
             .repository_for(&reference)?;
         let name = repo.name();
-        let plan = policy.plan(&repo).await?;
+        // The plan reads every tag inside the library, which reports no
+        // progress of its own: on a terminal the tags are listed first for
+        // the total, and the library's request spans count the reads.
+        let reading = Count::new(cli, "cleanup", "tags read", 0);
+        if reading.is_drawn() {
+            let total = repo
+                .tags()
+                .try_fold(0u64, |n, _| std::future::ready(Ok(n + 1)))
+                .await?;
+            reading.add_total(total);
+            reading.follow_tag_reads(name);
+        }
+        let plan = policy.plan(&repo).await;
+        reading.finish();
+        let plan = plan?;
 
-        for t in &plan.tags {
-            let action = match t.action {
-                Action::Keep => "keep",
-                _ => "delete",
-            };
-            if cli.json() {
-                common::print_json(&serde_json::json!({
-                    "tag": t.tag,
-                    "digest": t.digest.to_string(),
-                    "created": t.created,
-                    "action": action,
-                    "reason": reason_text(&t.reason),
-                }));
+        for t in plan.tags.iter().filter(|t| filter.matches(&t.tag)) {
+            if cli.json {
+                common::print_json(t);
             } else {
+                let action = match t.action {
+                    Action::Keep => "keep",
+                    _ => "delete",
+                };
                 println!(
                     "{action} {} {} {} ({})",
                     t.tag,
@@ -121,20 +179,26 @@ fn main() -> ExitCode {
         }
 
         if !dry_run {
-            policy.apply(&repo, &plan).await?;
+            let deleting = Count::spinner(cli, "cleanup", "deleting manifests");
+            let applied = policy.apply(&repo, &plan).await;
+            deleting.finish();
+            applied?;
         }
 
         let (tags_removed, tags_kept) = (plan.tags_removed(), plan.tags_kept());
         let manifests = plan.manifests.len();
-        if cli.json() {
-            common::print_json(&serde_json::json!({"summary": {
-                "repository": name.as_str(),
-                "dry_run": dry_run,
-                "manifests_deleted": manifests,
-                "tags_removed": tags_removed,
-                "tags_kept": tags_kept,
-                "freed_bytes": plan.freed_bytes,
-            }}));
+        if cli.json {
+            common::print_json(&SummaryLine {
+                summary: Summary {
+                    repository: name,
+                    dry_run,
+                    manifests: &plan.manifests,
+                    tags_removed,
+                    tags_kept,
+                    freed_bytes: plan.freed_bytes,
+                    vanished: &plan.vanished,
+                },
+            });
         } else if dry_run {
             println!(
                 "dry run: would delete {manifests} manifest(s) and {tags_removed} tag(s), keep \
@@ -149,11 +213,7 @@ fn main() -> ExitCode {
             );
         }
         if !dry_run && manifests > 0 {
-            if cli.json() {
-                eprintln!("note: {}", common::GC_REMINDER);
-            } else {
-                println!("note: {}", common::GC_REMINDER);
-            }
+            cli.note(common::GC_REMINDER);
         }
         Ok(())
     })

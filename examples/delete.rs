@@ -19,21 +19,21 @@ mod common;
 
 use std::process::ExitCode;
 
-use common::Cli;
+use clap::Parser;
+use common::Common;
 use dockreg::api::Untagged;
-use dockreg::{Repository, Tag, TagOrDigest};
+use dockreg::{Reference, Repository, Tag, TagOrDigest};
 
-const USAGE: &str = "\
-usage: delete HOST[:PORT]/NAME:TAG|HOST[:PORT]/NAME@DIGEST [--digest] [--dry-run] [--json]
-  NAME:TAG removes that tag alone: when other tags share its digest, the tag is
-  pointed at a placeholder manifest which is then deleted, and the image keeps
-  its other tags (this needs push rights); when it is the digest's only tag,
-  the manifest is deleted.
-  --digest         delete the manifest the tag names, and every tag of it
-  NAME@DIGEST      deletes that manifest and every tag of it (so does a
-                   reference with both a tag and a digest)
-  --dry-run        say which way it would go, change nothing
-plain output:
+const DETAILS: &str = "\
+NAME:TAG removes that tag alone: when other tags share its digest, the tag is
+pointed at a placeholder manifest which is then deleted, and the image keeps its
+other tags (this needs push rights); when it is the digest's only tag, the
+manifest is deleted. NAME@DIGEST (or a reference with both a tag and a digest)
+deletes that manifest and every tag of it, as --digest does for a tag.
+One explicit reference acts at once (no --yes); --dry-run says which way it
+would go and changes nothing. Policies over many tags are the cleanup example's,
+which needs --yes.
+Plain output:
   `removed tag NAME:TAG; NAME@DIGEST stays (tags: b, c)`        (tag alone)
   `deleted NAME@DIGEST (tags: v1, latest)`                       (manifest)
   `would remove ...` / `would delete ...` with --dry-run
@@ -41,33 +41,48 @@ plain output:
          \"kept_tags\":[...],\"deleted\":true|false}
   tags: the tags that go; kept_tags: the tags of the digest that stay (untag);
   deleted: false with --dry-run
-a registry with deletion disabled refuses (exit 1); its operator sets
-storage.delete.enabled: true (or REGISTRY_STORAGE_DELETE_ENABLED=true)";
+A registry with deletion disabled refuses (exit 1); its operator sets
+storage.delete.enabled: true (or REGISTRY_STORAGE_DELETE_ENABLED=true).";
+
+/// Deletes a tag (alone, the other tags of its digest stay), or an image
+/// by digest, saying what goes.
+#[derive(Parser)]
+#[command(name = "delete")]
+struct Args {
+    /// What to delete: a tag or a digest (there is no implicit latest)
+    #[arg(value_name = "HOST[:PORT]/NAME:TAG|HOST[:PORT]/NAME@DIGEST")]
+    reference: Reference,
+    /// Delete the manifest the tag names, and every tag of it
+    #[arg(long)]
+    digest: bool,
+    /// Say which way it would go, change nothing
+    #[arg(long)]
+    dry_run: bool,
+    #[command(flatten)]
+    common: Common,
+}
 
 fn main() -> ExitCode {
-    let cli = Cli::parse(USAGE, &[], &["--dry-run", "--digest"]);
-    let reference = cli.reference(&cli.positional(1)[0]);
+    let args: Args = common::parse(DETAILS);
+    let reference = args.reference.clone();
     if reference.tag().is_none() && reference.digest().is_none() {
-        cli.usage_error("name what to delete: NAME:TAG or NAME@DIGEST (no implicit latest)");
+        common::usage_error::<Args>(
+            "name what to delete: NAME:TAG or NAME@DIGEST (no implicit latest)",
+        );
     }
-    let dry_run = cli.switch("--dry-run");
-    let whole = cli.switch("--digest");
+    let (dry_run, whole) = (args.dry_run, args.digest);
     common::run(async move {
-        let (repo, target) = cli
+        let (repo, target) = args
+            .common
             .client(reference.registry())?
             .repository_for(&reference)?;
         let outcome = match &target {
             TagOrDigest::Tag(tag) if !whole => untag(&repo, tag, dry_run).await?,
             _ => delete_manifest(&repo, &target, dry_run).await?,
         };
-        outcome.print(&repo, dry_run, cli.json());
+        outcome.print(&repo, dry_run, args.common.json);
         if !dry_run && outcome.action == "delete" {
-            // For people: on stderr when stdout is JSON.
-            if cli.json() {
-                eprintln!("note: {}", common::GC_REMINDER);
-            } else {
-                println!("note: {}", common::GC_REMINDER);
-            }
+            args.common.note(common::GC_REMINDER);
         }
         Ok(())
     })

@@ -9,31 +9,58 @@ mod common;
 use std::io::Write;
 use std::process::ExitCode;
 
-use common::Cli;
-use dockreg::models::Platform;
+use clap::Parser;
+use common::Common;
+use dockreg::models::{Descriptor, Platform};
+use dockreg::Reference;
 
-const USAGE: &str =
-    "usage: inspect HOST[:PORT]/NAME[:TAG|@DIGEST] [--raw] [--platform OS/ARCH[/VARIANT]] [--json]
-  --raw        print the manifest's exact bytes and nothing else
-  --platform   for an index or manifest list, show the manifest of this platform";
+const DETAILS: &str = "\
+Plain output: reference, media type, digest, size, platforms, image size, then
+the manifest, indented.
+--json: {\"reference\",\"mediaType\",\"digest\",\"size\",\"manifest\"}: the reference,
+the manifest's descriptor (dockreg::models::Descriptor) and the manifest.";
+
+/// Shows a manifest: its media type, digest and size, and the manifest
+/// itself (any schema, verified against its digest).
+#[derive(Parser)]
+#[command(name = "inspect")]
+struct Args {
+    /// The manifest, by tag or digest (default tag: latest)
+    #[arg(value_name = "HOST[:PORT]/NAME[:TAG|@DIGEST]")]
+    reference: Reference,
+    /// Print the manifest's exact bytes and nothing else
+    #[arg(long, conflicts_with = "json")]
+    raw: bool,
+    /// For an index or manifest list, show the manifest of this platform
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    platform: Option<Platform>,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// `--json`: the reference, the manifest's descriptor, the manifest.
+#[derive(serde::Serialize)]
+struct Shown<'a> {
+    reference: &'a Reference,
+    #[serde(flatten)]
+    descriptor: Descriptor,
+    manifest: serde_json::Value,
+}
 
 fn main() -> ExitCode {
-    let cli = Cli::parse(USAGE, &["--platform"], &["--raw"]);
-    let reference = cli.reference(&cli.positional(1)[0]);
-    let platform: Option<Platform> = cli.value("--platform").map(|p| {
-        p.parse()
-            .unwrap_or_else(|e: dockreg::Error| cli.usage_error(&e.to_string()))
-    });
+    let args: Args = common::parse(DETAILS);
+    let reference = args.reference.clone();
     common::run(async move {
-        let (repo, target) = cli
+        let (repo, target) = args
+            .common
             .client(reference.registry())?
             .repository_for(&reference)?;
-        let manifest = match &platform {
+        let manifest = match &args.platform {
             Some(p) => repo.manifest_for_platform(&target, p).await?,
             None => repo.manifest(&target).await?,
         };
         let digest = manifest.digest()?;
-        if cli.switch("--raw") {
+        if args.raw {
             let mut out = std::io::stdout().lock();
             let _ = out.write_all(manifest.bytes());
             let _ = out.flush();
@@ -44,14 +71,16 @@ fn main() -> ExitCode {
                 what: "manifest".into(),
                 source: e,
             })?;
-        if cli.json() {
-            common::print_json(&serde_json::json!({
-                "reference": reference.to_string(),
-                "media_type": manifest.media_type(),
-                "digest": digest.to_string(),
-                "size": manifest.bytes().len(),
-                "manifest": body,
-            }));
+        if args.common.json {
+            common::print_json(&Shown {
+                reference: &reference,
+                descriptor: Descriptor::new(
+                    manifest.media_type(),
+                    digest,
+                    manifest.bytes().len() as u64,
+                ),
+                manifest: body,
+            });
         } else {
             println!("reference:  {reference}");
             println!("media type: {}", manifest.media_type());

@@ -9,18 +9,34 @@ mod common;
 
 use std::process::ExitCode;
 
-use common::Cli;
+use clap::Parser;
+use common::Common;
 
-const USAGE: &str = "usage: ping HOST[:PORT] [--username U --password-stdin] [--json]
-exit status 0 when the API answers 200 to these credentials, 1 otherwise";
+const DETAILS: &str = "\
+Exit status 0 when the API answers 200 to these credentials, 1 otherwise.
+Plain output: `URL: OK|refused (API VERSION), SCHEME authentication (realm, service): OUTCOME`.
+--json: {\"registry\",\"ok\",\"status\",\"api_version\",\"auth_required\",\"scheme\",
+\"realm\",\"service\",\"credentials\",\"outcome\"} (the names of PingResponse's
+fields and methods, and of its challenge's).";
+
+/// Checks a registry's API (GET /v2/): which authentication it asks for,
+/// and whether the credentials given get in.
+#[derive(Parser)]
+#[command(name = "ping")]
+struct Args {
+    /// The registry
+    #[arg(value_name = "HOST[:PORT]", value_parser = common::registry_host)]
+    host: String,
+    #[command(flatten)]
+    common: Common,
+}
 
 fn main() -> ExitCode {
-    let cli = Cli::parse(USAGE, &[], &[]);
-    let host = dockreg::reference::parse_registry_host(&cli.positional(1)[0])
-        .unwrap_or_else(|e| cli.usage_error(&e.to_string()));
+    let args: Args = common::parse(DETAILS);
+    let cli = args.common;
     common::run(async move {
         let (auth, source) = cli.credentials()?;
-        let client = cli.client_with(&host, auth)?;
+        let client = cli.client_with(&args.host, auth)?;
         let ping = client.ping().await?;
         let challenge = ping.challenge();
         let outcome = match (ping.auth_required(), ping.is_ok(), &ping.auth_error) {
@@ -29,7 +45,7 @@ fn main() -> ExitCode {
             (true, false, Some(e)) => format!("authentication failed ({source}): {e}"),
             (true, false, None) => format!("credentials rejected ({source})"),
         };
-        if cli.json() {
+        if cli.json {
             common::print_json(&serde_json::json!({
                 "registry": client.base_url().as_str(),
                 "ok": ping.is_ok(),
@@ -66,10 +82,11 @@ fn main() -> ExitCode {
                     .unwrap_or("no API version header"),
             );
         }
-        if ping.is_ok() {
-            Ok(())
+        // Refused: already said on stdout; the status says it to scripts.
+        Ok(if ping.is_ok() {
+            ExitCode::SUCCESS
         } else {
-            std::process::exit(1)
-        }
+            ExitCode::from(1)
+        })
     })
 }

@@ -6,45 +6,72 @@
 //! ```
 mod common;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use common::{Cli, Progress};
+use clap::Parser;
+use common::progress::Transfer;
+use common::Common;
+use dockreg::transfer::Event;
+use dockreg::Reference;
 
-const USAGE: &str = "usage: pull-blob HOST[:PORT]/NAME@DIGEST -o FILE [--json]";
+const DETAILS: &str = "\
+Plain output: `DIGEST SIZE FILE`.
+--json: {\"digest\",\"size\",\"path\"}.";
+
+/// Downloads one blob and verifies its digest; nothing appears at the
+/// destination unless the digest matched.
+#[derive(Parser)]
+#[command(name = "pull-blob")]
+struct Args {
+    /// The blob, by digest
+    #[arg(value_name = "HOST[:PORT]/NAME@DIGEST")]
+    reference: Reference,
+    /// The file to write (atomically, once verified)
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: PathBuf,
+    #[command(flatten)]
+    common: Common,
+}
 
 fn main() -> ExitCode {
-    let cli = Cli::parse(USAGE, &["-o", "--output"], &[]);
-    let reference = cli.reference(&cli.positional(1)[0]);
-    let Some(digest) = reference.digest().cloned() else {
-        cli.usage_error("the reference must name a blob by digest: NAME@sha256:...")
-    };
-    let Some(output) = cli
-        .value("-o")
-        .or(cli.value("--output"))
-        .map(std::path::PathBuf::from)
-    else {
-        cli.usage_error("-o FILE is required")
+    let args: Args = common::parse(DETAILS);
+    let Some(digest) = args.reference.digest().cloned() else {
+        common::usage_error::<Args>("the reference must name a blob by digest: NAME@sha256:...")
     };
     common::run(async move {
-        let (repo, _) = cli
-            .client(reference.registry())?
-            .repository_for(&reference)?;
-        let mut progress = Progress::new(digest.to_string());
+        let (repo, _) = args
+            .common
+            .client(args.reference.registry())?
+            .repository_for(&args.reference)?;
+        let bars = Transfer::new(&args.common);
+        let mut started = false;
         let size = repo
-            .download_blob_with(&digest, None, &output, |done, total| {
-                progress.update(done, total)
+            .download_blob_with(&digest, None, &args.output, |done, size| {
+                if !started {
+                    started = true;
+                    bars.event(&Event::BlobStarted {
+                        digest: digest.clone(),
+                        size,
+                    });
+                }
+                bars.event(&Event::Progress {
+                    digest: digest.clone(),
+                    done,
+                    size,
+                });
             })
             .await;
-        progress.finish();
+        bars.finish();
         let size = size?;
-        if cli.json() {
+        if args.common.json {
             common::print_json(&serde_json::json!({
-                "digest": digest.to_string(),
+                "digest": digest,
                 "size": size,
-                "path": output.display().to_string(),
+                "path": args.output,
             }));
         } else {
-            println!("{digest} {size} {}", output.display());
+            println!("{digest} {size} {}", args.output.display());
         }
         Ok(())
     })

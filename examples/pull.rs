@@ -12,26 +12,59 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use common::Cli;
+use clap::Parser;
+use common::progress::Transfer;
+use common::Common;
+use dockreg::models::Platform;
 use dockreg::repository::LayoutPullOptions;
-use dockreg::transfer::OciLayout;
-use dockreg::transfer::Platforms;
+use dockreg::transfer::{OciLayout, Platforms, TransferReport};
+use dockreg::Reference;
 
-const USAGE: &str = "\
-usage: pull HOST[:PORT]/NAME[:TAG|@DIGEST] -o DIR [--ref NAME] [--platform OS/ARCH[/VARIANT]]
-            [--concurrency N] [--json]
-  -o, --output DIR  the OCI image layout to write (created when missing; blobs it
-                    already has are not downloaded again)
-  --ref NAME        the name of the image in the layout (its
-                    org.opencontainers.image.ref.name); default: the tag
-                    (`latest` when the reference has none), or the digest's hex
-                    when pulled by digest alone. An image of the same name is replaced
-  --platform P      of an index, pull only this platform's manifest (default: all,
-                    and the index itself)
-  --concurrency N   blobs downloaded at once (default 4)
-plain output: `pulled REF to DIR as NAME DIGEST (N blobs, X MiB)`
---json: {\"reference\",\"layout\",\"ref_name\",\"digest\",\"blobs_downloaded\",
-\"blobs_existing\",\"bytes_downloaded\"}";
+const DETAILS: &str = "\
+A layout that already has a blob does not download it again. An image of the
+same name in the layout is replaced.
+Plain output: `pulled REF to DIR as NAME DIGEST (N blobs, X MiB)`.
+--json: {\"reference\",\"layout\",\"ref_name\"} and the fields of the library's
+TransferReport: {\"digest\",\"manifests\",\"blobs_uploaded\",\"blobs_mounted\",
+\"blobs_existing\",\"bytes_uploaded\"} (uploaded: written into the layout).";
+
+/// Pulls an image into an OCI image layout directory (skopeo's oci:DIR:NAME,
+/// umoci, podman): every blob verified, the manifest recorded in index.json
+/// under a name.
+#[derive(Parser)]
+#[command(name = "pull")]
+struct Args {
+    /// The image, by tag or digest (default tag: latest)
+    #[arg(value_name = "HOST[:PORT]/NAME[:TAG|@DIGEST]")]
+    reference: Reference,
+    /// The OCI image layout to write (created when missing)
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    output: PathBuf,
+    /// The name of the image in the layout (its
+    /// org.opencontainers.image.ref.name); default: the tag (`latest` when the
+    /// reference has none), or the digest's hex when pulled by digest alone
+    #[arg(long = "ref", value_name = "NAME", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    ref_name: Option<String>,
+    /// Of an index, pull only this platform's manifest (default: all, and
+    /// the index itself)
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    platform: Option<Platform>,
+    /// Blobs downloaded at once
+    #[arg(long, value_name = "N", value_parser = common::at_least_one, default_value_t = 4)]
+    concurrency: usize,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// `--json`: where the image went, and the library's report.
+#[derive(serde::Serialize)]
+struct Pulled<'a> {
+    reference: &'a Reference,
+    layout: &'a Path,
+    ref_name: &'a str,
+    #[serde(flatten)]
+    report: &'a TransferReport,
+}
 
 /// Refuses to scatter `blobs/` and `index.json` into a directory that holds
 /// something else.
@@ -53,50 +86,44 @@ fn check_dir(dir: &Path) -> dockreg::Result<()> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse(
-        USAGE,
-        &["-o", "--output", "--ref", "--platform", "--concurrency"],
-        &[],
-    );
-    let reference = cli.reference(&cli.positional(1)[0]);
-    let Some(dir) = cli.value("-o").or(cli.value("--output")).map(PathBuf::from) else {
-        cli.usage_error("-o DIR is required")
-    };
-    let ref_name = match (cli.value("--ref"), reference.tag(), reference.digest()) {
-        (Some(name), _, _) if !name.is_empty() => name.to_owned(),
-        (Some(_), _, _) => cli.usage_error("--ref needs a name"),
+    let args: Args = common::parse(DETAILS);
+    let reference = args.reference.clone();
+    let dir = args.output.clone();
+    let ref_name = match (&args.ref_name, reference.tag(), reference.digest()) {
+        (Some(name), _, _) => name.clone(),
         (None, Some(tag), _) => tag.to_string(),
         (None, None, Some(digest)) => digest.hex().to_owned(),
         (None, None, None) => "latest".to_owned(),
     };
-    let platforms = match cli.platform() {
+    let platforms = match args.platform.clone() {
         Some(p) => Platforms::One(p),
         None => Platforms::All,
     };
-    let concurrency = cli.concurrency(4);
     common::run(async move {
         check_dir(&dir)?;
-        let (repo, target) = cli
+        let (repo, target) = args
+            .common
             .client(reference.registry())?
             .repository_for(&reference)?;
         let layout = OciLayout::create(&dir)?;
+        let bars = Transfer::new(&args.common);
         let mut options = LayoutPullOptions::default()
             .ref_name(ref_name.clone())
-            .concurrency(concurrency);
+            .concurrency(args.concurrency)
+            .observer(bars.observer());
         options.transfer = options.transfer.platforms(platforms);
-        let report = repo.pull_to_layout(target, &layout, &options).await?;
-        let digest = report.digest.as_ref().map(ToString::to_string);
-        if cli.json() {
-            common::print_json(&serde_json::json!({
-                "reference": reference.to_string(),
-                "layout": dir.display().to_string(),
-                "ref_name": ref_name,
-                "digest": digest,
-                "blobs_downloaded": report.blobs_uploaded,
-                "blobs_existing": report.blobs_existing,
-                "bytes_downloaded": report.bytes_uploaded,
-            }));
+        let report = repo.pull_to_layout(target, &layout, &options).await;
+        bars.finish();
+        let report = report?;
+        if args.common.json {
+            common::print_json(&Pulled {
+                reference: &reference,
+                layout: &dir,
+                ref_name: &ref_name,
+                report: &report,
+            });
         } else {
+            let digest = report.digest.as_ref().map(ToString::to_string);
             let existing = match report.blobs_existing {
                 0 => String::new(),
                 n => format!(", {n} already there"),

@@ -9,37 +9,66 @@
 //! ```
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use common::Cli;
+use clap::Parser;
+use common::progress::Transfer;
+use common::Common;
 use dockreg::repository::LayoutPushOptions;
-use dockreg::transfer::{OciLayout, REF_NAME};
-use dockreg::Tag;
+use dockreg::transfer::{OciLayout, TransferReport, REF_NAME};
+use dockreg::{Reference, Tag};
 
-const USAGE: &str = "\
-usage: push DIR HOST[:PORT]/NAME[:TAG|@DIGEST] [--ref NAME] [--concurrency N] [--json]
-  DIR is an OCI image layout (oci-layout, index.json, blobs/)
-  --ref NAME       the image to push, by its name in the layout
-                   (org.opencontainers.image.ref.name); default: the layout's only
-                   image, else the one named like the reference's tag
-  --concurrency N  blobs uploaded at once (default 4)
-a reference without tag or digest is tagged with the image's name in the layout
-when that is a valid tag, else `latest`
-plain output: `pushed DIR:NAME to REF DIGEST`
---json: {\"layout\",\"ref_name\",\"reference\",\"digest\"}";
+const DETAILS: &str = "\
+A reference without tag or digest is tagged with the image's name in the layout
+when that is a valid tag, else `latest`.
+Plain output: `pushed DIR:NAME to REF DIGEST (N blobs uploaded, M already there, X)`.
+--json: {\"layout\",\"ref_name\",\"reference\"} and the fields of the library's
+TransferReport: {\"digest\",\"manifests\",\"blobs_uploaded\",\"blobs_mounted\",
+\"blobs_existing\",\"bytes_uploaded\"}.";
+
+/// Pushes an image from an OCI image layout directory (as pull writes it,
+/// or skopeo copy ... oci:DIR:NAME): blobs the registry lacks are uploaded,
+/// then the manifests with their exact bytes, so the digest is the layout's.
+#[derive(Parser)]
+#[command(name = "push")]
+struct Args {
+    /// An OCI image layout (oci-layout, index.json, blobs/)
+    #[arg(value_name = "DIR")]
+    dir: PathBuf,
+    /// Where to push it
+    #[arg(value_name = "HOST[:PORT]/NAME[:TAG|@DIGEST]")]
+    reference: Reference,
+    /// The image to push, by its name in the layout
+    /// (org.opencontainers.image.ref.name); default: the layout's only
+    /// image, else the one named like the reference's tag
+    #[arg(long = "ref", value_name = "NAME")]
+    ref_name: Option<String>,
+    /// Blobs uploaded at once
+    #[arg(long, value_name = "N", value_parser = common::at_least_one, default_value_t = 4)]
+    concurrency: usize,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// `--json`: what was pushed where, and the library's report.
+#[derive(serde::Serialize)]
+struct Pushed<'a> {
+    layout: &'a Path,
+    ref_name: Option<&'a str>,
+    reference: &'a Reference,
+    #[serde(flatten)]
+    report: &'a TransferReport,
+}
 
 fn main() -> ExitCode {
-    let cli = Cli::parse(USAGE, &["--ref", "--concurrency"], &[]);
-    let args = cli.positional(2);
-    let dir = PathBuf::from(&args[0]);
-    let mut reference = cli.reference(&args[1]);
-    let concurrency = cli.concurrency(4);
-    let asked = cli.value("--ref").map(str::to_owned);
+    let args: Args = common::parse(DETAILS);
+    let dir = args.dir.clone();
+    let mut reference = args.reference.clone();
     common::run(async move {
         let layout = OciLayout::open(&dir)?;
         // Which image: --ref, else the only one, else the tag's namesake.
-        let ref_name = match asked {
+        let ref_name = match args.ref_name.clone() {
             Some(name) => Some(name),
             None if layout.index()?.manifests.len() == 1 => None,
             None => reference.tag().map(ToString::to_string),
@@ -53,31 +82,33 @@ fn main() -> ExitCode {
                 .unwrap_or_else(Tag::latest);
             reference = reference.with_tag(tag);
         }
-        let (repo, target) = cli
+        let (repo, target) = args
+            .common
             .client(reference.registry())?
             .repository_for(&reference)?;
-        let mut options = LayoutPushOptions::default().concurrency(concurrency);
+        let bars = Transfer::new(&args.common);
+        let mut options = LayoutPushOptions::default()
+            .concurrency(args.concurrency)
+            .observer(bars.observer());
         if let Some(name) = &ref_name {
             options = options.ref_name(name.clone());
         }
-        let report = repo.push_from_layout(&layout, target, &options).await?;
-        let digest = report
-            .digest
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        if cli.json() {
-            common::print_json(&serde_json::json!({
-                "layout": dir.display().to_string(),
-                "ref_name": name_in_layout,
-                "reference": reference.to_string(),
-                "digest": digest,
-                "manifests": report.manifests,
-                "blobs_uploaded": report.blobs_uploaded,
-                "blobs_existing": report.blobs_existing,
-                "bytes_uploaded": report.bytes_uploaded,
-            }));
+        let report = repo.push_from_layout(&layout, target, &options).await;
+        bars.finish();
+        let report = report?;
+        if args.common.json {
+            common::print_json(&Pushed {
+                layout: &dir,
+                ref_name: name_in_layout.as_deref(),
+                reference: &reference,
+                report: &report,
+            });
         } else {
+            let digest = report
+                .digest
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
             println!(
                 "pushed {}:{} to {reference} {digest} ({} blobs uploaded, {} already there, {})",
                 dir.display(),

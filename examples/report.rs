@@ -11,45 +11,96 @@ mod common;
 
 use std::process::ExitCode;
 
-use common::Cli;
+use clap::Parser;
+use common::progress::Count;
+use common::{Common, Filter};
+use dockreg::api::TagInfo;
 use dockreg::models::Platform;
-use dockreg::repository::ReportOptions;
+use dockreg::{Reference, Tag};
+use futures::TryStreamExt;
 
-const USAGE: &str =
-    "usage: report HOST[:PORT]/NAME [--concurrency N] [--platform OS/ARCH[/VARIANT]] [--json]
-  --concurrency N  tags fetched at once (default 16)
-  --platform P     for multi-platform tags, whose config gives the date (default linux/amd64)
-plain output: one line per tag, `TAG DIGEST CREATED`, oldest first
-a tag that cannot be read (deleted since the listing, an unknown media type)
-is one `error: TAG: MESSAGE` line on stderr; the other tags are still printed,
-and the exit status is 1";
+const DETAILS: &str = "\
+Plain output: one line per tag, `TAG DIGEST CREATED`, oldest first (then by
+tag; undated tags last).
+--json: per tag the library's TagInfo: {\"tag\",\"digest\",\"media_type\",\"created\",
+\"platform\":{\"architecture\",\"os\",...}}.
+A tag that cannot be read (deleted since the listing, an unknown media type) is
+one `error: TAG: MESSAGE` line on stderr; the other tags are still printed, and
+the exit status is 1.
+On a terminal a bar counts the tags read out of the tags listed.";
+
+/// Every tag of a repository with its digest and created date, oldest
+/// first: the report people write with curl and jq, fetched concurrently.
+#[derive(Parser)]
+#[command(name = "report")]
+struct Args {
+    /// The repository
+    #[arg(value_name = "HOST[:PORT]/NAME")]
+    reference: Reference,
+    /// Tags fetched at once
+    #[arg(long, value_name = "N", value_parser = common::at_least_one, default_value_t = 16)]
+    concurrency: usize,
+    /// For multi-platform tags, whose config gives the date (else the
+    /// index's first entry)
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", default_value = "linux/amd64")]
+    platform: Platform,
+    #[command(flatten)]
+    filter: Filter,
+    #[command(flatten)]
+    common: Common,
+}
 
 fn main() -> ExitCode {
-    let cli = Cli::parse(USAGE, &["--concurrency", "--platform"], &[]);
-    let reference = cli.reference(&cli.positional(1)[0]);
-    let concurrency: usize = cli.parsed("--concurrency", 16);
-    if concurrency == 0 {
-        cli.usage_error("--concurrency must be at least 1");
-    }
-    let platform: Platform = cli.parsed("--platform", Platform::new("linux", "amd64"));
+    let args: Args = common::parse(DETAILS);
     common::run(async move {
-        let (repo, _) = cli
-            .client(reference.registry())?
-            .repository_for(&reference)?;
-        let options = ReportOptions::default()
-            .platform(platform)
-            .concurrency(concurrency);
-        let report = repo.tag_report(&options).await?;
-        let total = report.rows.len() + report.errors.len();
-        for r in report.rows {
-            if cli.json() {
-                common::print_json(&serde_json::json!({
-                    "tag": r.tag,
-                    "digest": r.digest.to_string(),
-                    "created": r.created,
-                    "media_type": r.media_type,
-                    "platform": r.platform.map(|p| p.to_string()),
-                }));
+        let (repo, _) = args
+            .common
+            .client(args.reference.registry())?
+            .repository_for(&args.reference)?;
+        // What Repository::tag_report does, tag by tag, so that the bar
+        // counts each tag as it is read.
+        let count = Count::new(&args.common, "report", "tags", 0);
+        let (platform, count_ref) = (&args.platform, &count);
+        let outcomes: Vec<(String, dockreg::Result<TagInfo>)> = repo
+            .client()
+            .tags(repo.name())
+            .try_filter(|tag| std::future::ready(args.filter.matches(tag)))
+            .map_ok(|tag| {
+                count_ref.add_total(1);
+                let repo = &repo;
+                async move {
+                    let info = match tag.parse::<Tag>() {
+                        Ok(parsed) => repo.tag_info(parsed, platform).await,
+                        Err(e) => Err(e),
+                    };
+                    count_ref.inc();
+                    Ok::<_, dockreg::Error>((tag, info))
+                }
+            })
+            .try_buffer_unordered(args.concurrency)
+            .try_collect()
+            .await?;
+        count.finish();
+        let mut rows = Vec::new();
+        let mut errors = Vec::new();
+        for (tag, outcome) in outcomes {
+            match outcome {
+                Ok(info) => rows.push(info),
+                Err(error) => errors.push((tag, error)),
+            }
+        }
+        rows.sort_by(|a, b| {
+            (a.created_at.is_none(), a.created_at, &a.tag).cmp(&(
+                b.created_at.is_none(),
+                b.created_at,
+                &b.tag,
+            ))
+        });
+        errors.sort_by(|a, b| a.0.cmp(&b.0));
+        let total = rows.len() + errors.len();
+        for r in &rows {
+            if args.common.json {
+                common::print_json(r);
             } else {
                 println!(
                     "{} {} {}",
@@ -59,17 +110,13 @@ fn main() -> ExitCode {
                 );
             }
         }
-        if !report.errors.is_empty() {
-            for failed in &report.errors {
-                eprintln!("error: {}", common::one_line(&failed.to_string()));
-            }
-            eprintln!(
-                "error: {} of {total} tags could not be read",
-                report.errors.len()
-            );
-            std::io::Write::flush(&mut std::io::stdout()).ok();
-            std::process::exit(1);
+        if errors.is_empty() {
+            return Ok(ExitCode::SUCCESS);
         }
-        Ok(())
+        for (tag, error) in &errors {
+            eprintln!("error: {tag}: {}", common::one_line(&error.to_string()));
+        }
+        eprintln!("error: {} of {total} tags could not be read", errors.len());
+        Ok(ExitCode::from(1))
     })
 }

@@ -17,47 +17,68 @@ mod common;
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::Cli;
+use clap::Parser;
+use common::Common;
 use dockreg::api::TokenGrant;
 use dockreg::auth::{Scope, TokenInfo};
 use dockreg::RepositoryName;
 
-const USAGE: &str =
-    "usage: token HOST[:PORT]/NAME [--scope pull|push|pull,push|catalog|TYPE:NAME:ACTIONS] [--json]
-       token HOST[:PORT] --scope catalog
-prints the bearer token alone on stdout, for curl -H \"Authorization: Bearer $(token ...)\";
-the realm, service, scope granted and expiry on stderr (--json: one object on stdout)
---scope  the actions on NAME, comma separated (pull, push, delete, *; default pull),
-         `catalog` (registry:catalog:*), or a full scope
-exit status: 0 a token (or none needed: an open registry prints nothing on stdout),
-1 failure, or a registry using Basic authentication (no token exists), 2 usage error";
+const DETAILS: &str = "\
+Prints the bearer token alone on stdout, for
+curl -H \"Authorization: Bearer $(token ...)\"; the realm, service, scope granted
+and expiry on stderr.
+--json: one object on stdout {\"auth\":\"bearer\",\"token\",\"realm\",\"service\",
+\"scope\":[...],\"scope_from\",\"expires_at\",\"expires_in\",\"issued_at\"} (TokenInfo's
+field names), or {\"auth\":\"basic\"|\"none\",\"token\":null,\"registry\"}.
+Exit status: 0 a token (or none needed: an open registry prints nothing on
+stdout), 1 failure, or a registry using Basic authentication (no token exists),
+2 usage error.";
+
+/// Gets the bearer token a registry hands out, for curl and scripts: runs
+/// the registry's challenge and token flow with your credentials.
+#[derive(Parser)]
+#[command(name = "token")]
+struct Args {
+    /// The repository the token is for (HOST[:PORT] alone with --scope
+    /// catalog)
+    #[arg(value_name = "HOST[:PORT]/NAME")]
+    target: String,
+    /// The actions on NAME, comma separated (pull, push, delete, *),
+    /// `catalog` (registry:catalog:*), or a full scope TYPE:NAME:ACTIONS
+    #[arg(long, value_name = "SCOPE", default_value = "pull")]
+    scope: String,
+    #[command(flatten)]
+    common: Common,
+}
 
 fn main() -> ExitCode {
-    let cli = Cli::parse(USAGE, &["--scope"], &[]);
-    let arg = &cli.positional(1)[0];
+    let args: Args = common::parse(DETAILS);
+    let arg = &args.target;
     let (registry, name) = if arg.contains('/') {
-        let reference = cli.reference(arg);
+        let reference: dockreg::Reference = arg
+            .parse()
+            .unwrap_or_else(|e: dockreg::Error| common::usage_error::<Args>(e));
         (
             reference.registry().to_owned(),
             Some(reference.repository().clone()),
         )
     } else {
-        let host = dockreg::reference::parse_registry_host(arg)
-            .unwrap_or_else(|e| cli.usage_error(&e.to_string()));
+        let host = common::registry_host(arg).unwrap_or_else(|e| common::usage_error::<Args>(e));
         (host, None)
     };
-    let scope = scope(&cli, cli.value("--scope").unwrap_or("pull"), name.as_ref());
+    let scope = scope(&args.scope, name.as_ref());
+    let cli = args.common;
     common::run(async move {
         let (auth, source) = cli.credentials()?;
         let client = cli.client_with(&registry, auth)?;
         match client.token(std::slice::from_ref(&scope)).await? {
             TokenGrant::Bearer(info) => {
                 show(&cli, &info, &source);
-                Ok(())
+                Ok(ExitCode::SUCCESS)
             }
             TokenGrant::Basic { realm } => {
                 let realm = realm.map(|r| format!(" (realm {r:?})")).unwrap_or_default();
-                if cli.json() {
+                if cli.json {
                     common::print_json(&serde_json::json!({
                         "auth": "basic",
                         "token": null,
@@ -70,10 +91,10 @@ fn main() -> ExitCode {
                     client.base_url(),
                     client.base_url(),
                 );
-                std::process::exit(1)
+                Ok(ExitCode::from(1))
             }
             TokenGrant::NotNeeded => {
-                if cli.json() {
+                if cli.json {
                     common::print_json(&serde_json::json!({
                         "auth": "none",
                         "token": null,
@@ -85,11 +106,11 @@ fn main() -> ExitCode {
                     client.base_url(),
                     client.base_url(),
                 );
-                Ok(())
+                Ok(ExitCode::SUCCESS)
             }
             other => {
                 eprintln!("error: an answer this example does not know: {other:?}");
-                std::process::exit(1)
+                Ok(ExitCode::from(1))
             }
         }
     })
@@ -97,13 +118,13 @@ fn main() -> ExitCode {
 
 /// The scope `--scope` names; exits 2 when it is malformed or needs a
 /// repository name that was not given.
-fn scope(cli: &Cli, value: &str, name: Option<&RepositoryName>) -> Scope {
+fn scope(value: &str, name: Option<&RepositoryName>) -> Scope {
     if value == "catalog" {
         return Scope::catalog();
     }
     if value.contains(':') {
         return Scope::parse(value).unwrap_or_else(|| {
-            cli.usage_error(&format!("bad scope {value:?}: TYPE:NAME:ACTIONS"))
+            common::usage_error::<Args>(format!("bad scope {value:?}: TYPE:NAME:ACTIONS"))
         });
     }
     let actions: Vec<&str> = value.split(',').map(str::trim).collect();
@@ -111,25 +132,27 @@ fn scope(cli: &Cli, value: &str, name: Option<&RepositoryName>) -> Scope {
         .iter()
         .find(|a| !matches!(**a, "pull" | "push" | "delete" | "*"))
     {
-        cli.usage_error(&format!(
+        common::usage_error::<Args>(format!(
             "bad --scope action {bad:?}: pull, push, delete or *, comma separated, or catalog"
         ));
     }
     let Some(name) = name else {
-        cli.usage_error("--scope with actions needs HOST/NAME (or use --scope catalog)");
+        common::usage_error::<Args>(
+            "--scope with actions needs HOST/NAME (or use --scope catalog)",
+        );
     };
     Scope::new("repository", name.as_str(), actions)
 }
 
 /// The token on stdout, what it is on stderr (or one JSON object).
-fn show(cli: &Cli, info: &TokenInfo, source: &str) {
+fn show(cli: &Common, info: &TokenInfo, source: &str) {
     let granted = info.granted();
     let (scope, from) = match &granted {
         Some(g) => (g.clone(), "token"),
         None => (info.requested.clone(), "request"),
     };
     let expires_at = info.expires_at();
-    if cli.json() {
+    if cli.json {
         common::print_json(&serde_json::json!({
             "auth": "bearer",
             "token": info.token.expose(),

@@ -17,67 +17,100 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
-use common::{human, Cli};
+use clap::Parser;
+use common::progress::Count;
+use common::{human, Common, Filter};
 use dockreg::usage::{DeleteTarget, Usage, UsageOptions, WhatIf};
 use dockreg::RepositoryName;
 
-const USAGE: &str = "\
-usage: usage HOST[:PORT][/NAME] [--what-if-delete REF] [--html FILE] [--concurrency N] [--json]
-  HOST              every repository of the catalog
-  HOST/NAME         one repository (the rest of the catalog is read for the
-                    shared bytes and the totals)
-  --what-if-delete REF  what garbage collection would free if REF were deleted,
-                    REF being NAME (the whole repository), NAME:TAG or
-                    NAME@DIGEST (`:TAG` and `@DIGEST` name one of HOST/NAME);
-                    deleting a tag deletes its manifest, and every tag of it.
-                    Nothing is deleted.
-  --html FILE       also write the report as one self-contained HTML page
-  --concurrency N   manifest requests in flight (default 8)
-plain output: a table, a row per repository (TAGS MANIFESTS BYTES SHARED), then
-the totals, each blob counted once
---json: a row per repository {\"repository\",\"tags\",\"manifests\",\"blobs\",\"bytes\",
-\"manifest_bytes\",\"shared_bytes\"}, then {\"totals\":true,...}; with
---what-if-delete one object {\"target\",\"manifests\",\"tags\",\"blobs\",\"bytes\",
-\"manifest_bytes\",\"kept_children\",\"total_bytes\"}";
+const DETAILS: &str = "\
+HOST: every repository of the catalog. HOST/NAME: one repository (the rest of
+the catalog is read for the shared bytes and the totals).
+--what-if-delete REF: what garbage collection would free if REF were deleted,
+REF being NAME (the whole repository), NAME:TAG or NAME@DIGEST (`:TAG` and
+`@DIGEST` name one of HOST/NAME); deleting a tag deletes its manifest, and
+every tag of it. Nothing is deleted.
+--filter REGEX keeps the rows of matching repositories; the totals stay the
+registry's.
+Plain output: a table, a row per repository (TAGS MANIFESTS BYTES SHARED), then
+the totals, each blob counted once.
+--json: per repository the library's RepositoryUsage {\"repository\",\"tags\",
+\"manifests\",\"blobs\",\"bytes\",\"manifest_bytes\",\"shared_bytes\"}, then its
+UsageTotals with \"totals\":true; with --what-if-delete one WhatIf {\"target\",
+\"manifests\",\"tags\",\"blobs\",\"bytes\",\"manifest_bytes\",\"kept_children\"} with
+\"total_bytes\".";
+
+/// Where a registry's bytes are: per repository its tags, manifests and
+/// the bytes of its layers and configs, what other repositories share, and
+/// the registry's totals; or what deleting something would free.
+#[derive(Parser)]
+#[command(name = "usage")]
+struct Args {
+    /// The registry, or one repository of it
+    #[arg(value_name = "HOST[:PORT][/NAME]")]
+    target: String,
+    /// What garbage collection would free if REF (NAME, NAME:TAG,
+    /// NAME@DIGEST, :TAG, @DIGEST) were deleted; nothing is deleted
+    #[arg(long, value_name = "REF", conflicts_with = "html")]
+    what_if_delete: Option<String>,
+    /// Also write the report as one self-contained HTML page
+    #[arg(long, value_name = "FILE")]
+    html: Option<std::path::PathBuf>,
+    /// Manifest requests in flight
+    #[arg(long, value_name = "N", value_parser = common::at_least_one, default_value_t = 8)]
+    concurrency: usize,
+    #[command(flatten)]
+    filter: Filter,
+    #[command(flatten)]
+    common: Common,
+}
 
 fn main() -> ExitCode {
-    let cli = Cli::parse(USAGE, &["--what-if-delete", "--html", "--concurrency"], &[]);
-    let arg = cli.positional(1)[0].clone();
+    let args: Args = common::parse(DETAILS);
+    let arg = args.target.clone();
     let (host, name) = if arg.contains('/') {
-        let reference = cli.reference(&arg);
+        let reference: dockreg::Reference = arg
+            .parse()
+            .unwrap_or_else(|e: dockreg::Error| common::usage_error::<Args>(e));
         if reference.tag().is_some() || reference.digest().is_some() {
-            cli.usage_error("name a registry or a repository, not a tag or digest");
+            common::usage_error::<Args>("name a registry or a repository, not a tag or digest");
         }
         (
             reference.registry().to_owned(),
             Some(reference.repository().clone()),
         )
     } else {
-        let host = dockreg::reference::parse_registry_host(&arg)
-            .unwrap_or_else(|e| cli.usage_error(&e.to_string()));
+        let host = common::registry_host(&arg).unwrap_or_else(|e| common::usage_error::<Args>(e));
         (host, None)
     };
-    let target = cli
-        .value("--what-if-delete")
-        .map(|r| delete_target(&cli, &host, name.as_ref(), r));
-    if target.is_some() && cli.value("--html").is_some() {
-        cli.usage_error("--html draws the report, not --what-if-delete");
-    }
-    let options = UsageOptions::default().concurrency(cli.concurrency(8));
+    let target = args
+        .what_if_delete
+        .as_deref()
+        .map(|r| delete_target(&host, name.as_ref(), r));
+    let options = UsageOptions::default().concurrency(args.concurrency);
     common::run(async move {
+        let cli = &args.common;
         let client = cli.client(&host)?;
+        // The library walks the catalog and every tag, telling no count.
+        let walking = Count::spinner(cli, "usage", "reading the catalog, tags and manifests");
         if let Some(target) = target {
-            let what = client.what_if_delete(&target, &options).await?;
-            print_what_if(&cli, &what);
+            let what = client.what_if_delete(&target, &options).await;
+            walking.finish();
+            print_what_if(cli, &what?);
             return Ok(());
         }
         let usage = match &name {
-            Some(name) => client.repository(name)?.usage(&options).await?,
-            None => client.usage(&options).await?,
+            Some(name) => client.repository(name)?.usage(&options).await,
+            None => client.usage(&options).await,
         };
-        if cli.json() {
+        walking.finish();
+        let mut usage = usage?;
+        usage
+            .repositories
+            .retain(|r| args.filter.matches(r.repository.as_str()));
+        if cli.json {
             for row in &usage.repositories {
-                common::print_json(&serde_json::to_value(row).expect("a row serializes"));
+                common::print_json(row);
             }
             let mut totals = serde_json::to_value(&usage.totals).expect("totals serialize");
             totals["totals"] = serde_json::Value::Bool(true);
@@ -85,8 +118,8 @@ fn main() -> ExitCode {
         } else {
             print!("{}", table(&usage));
         }
-        if let Some(file) = cli.value("--html") {
-            write_atomically(Path::new(file), &page(&host, &usage))?;
+        if let Some(file) = &args.html {
+            write_atomically(file, &page(&host, &usage))?;
         }
         Ok(())
     })
@@ -94,22 +127,22 @@ fn main() -> ExitCode {
 
 /// `--what-if-delete`'s argument as a target: `:TAG` and `@DIGEST` are of
 /// the repository named, a leading `HOST/` is dropped.
-fn delete_target(cli: &Cli, host: &str, name: Option<&RepositoryName>, raw: &str) -> DeleteTarget {
+fn delete_target(host: &str, name: Option<&RepositoryName>, raw: &str) -> DeleteTarget {
     let raw = raw.strip_prefix(&format!("{host}/")).unwrap_or(raw);
     let full = match (raw.chars().next(), name) {
         (Some(':' | '@'), Some(name)) => format!("{name}{raw}"),
         (Some(':' | '@'), None) => {
-            cli.usage_error("--what-if-delete :TAG or @DIGEST needs HOST/NAME")
+            common::usage_error::<Args>("--what-if-delete :TAG or @DIGEST needs HOST/NAME")
         }
         _ => raw.to_owned(),
     };
     full.parse().unwrap_or_else(|e: dockreg::Error| {
-        cli.usage_error(&format!("--what-if-delete {raw:?}: {e}"))
+        common::usage_error::<Args>(format!("--what-if-delete {raw:?}: {e}"))
     })
 }
 
-fn print_what_if(cli: &Cli, what: &WhatIf) {
-    if cli.json() {
+fn print_what_if(cli: &Common, what: &WhatIf) {
+    if cli.json {
         let mut value = serde_json::to_value(what).expect("what-if serializes");
         value["total_bytes"] = what.total_bytes().into();
         common::print_json(&value);

@@ -1,192 +1,162 @@
-//! What every example shares: flags, the client from a reference, output and
-//! exit codes (0 success, 1 failure, 2 usage error).
+//! What every example shares: the common flags (one `clap` struct,
+//! flattened into each example's own), the client from a reference, output,
+//! progress ([`progress`]) and exit codes (0 success, 1 failure, 2 usage
+//! error).
 #![allow(dead_code)]
 
-use std::collections::{HashMap, HashSet};
+pub mod progress;
+
+use std::cmp::Ordering;
 use std::future::Future;
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use clap::{CommandFactory, Parser};
 use dockreg::auth::{Authenticator, Basic, CredentialChain, CredentialSource};
-use dockreg::models::Platform;
-use dockreg::{Client, Reference};
+use dockreg::Client;
 
-/// Flags every example accepts, with a value.
-const COMMON_VALUES: &[&str] = &["--ca-cert", "--cert-dir", "--client-cert", "--username"];
-/// Flags every example accepts, without a value.
-const COMMON_SWITCHES: &[&str] = &[
-    "--plain-http",
-    "--https",
-    "--insecure",
-    "--http1.1",
-    "--json",
-    "--password-stdin",
-    "--help",
-    "-h",
-];
-
-const COMMON_HELP: &str = "\
-common options:
-  --json            one JSON object per line instead of plain text
-  --plain-http      use plain http, no TLS
-  --https           use https only, even for localhost and 127.0.0.0/8
-                    (which otherwise try https, then plain http)
-  --insecure        try https, fall back to plain http, and do not verify the
-                    registry's TLS certificate (docker's insecure-registries;
-                    also allows a plain-http token server)
-  --http1.1         speak only HTTP/1.1 over TLS (HTTP/2 is used when the
-                    registry offers it)
-  --ca-cert FILE    trust the PEM certificate(s) in FILE: CAs, or the
-                    registry's own (self-signed) certificate
-  --cert-dir DIR    use DIR instead of the certs.d directory for the host:
-                    *.crt trusted, NAME.cert + NAME.key a client certificate
-  --client-cert FILE  present the client certificate and key in the PEM FILE (mutual TLS)
-  --username U      with --password-stdin: the password is read from standard input
-trust: the system store (or SSL_CERT_FILE / SSL_CERT_DIR), --ca-cert, and the
+/// The long help every example ends with: where trust and credentials come
+/// from, and the exit status.
+pub const COMMON_HELP: &str = "\
+Trust: the system store (or SSL_CERT_FILE / SSL_CERT_DIR), --ca-cert, and the
 host's certs.d directory (~/.config/containers/certs.d/HOST:PORT,
 /etc/containers/certs.d/HOST:PORT, /etc/docker/certs.d/HOST:PORT; the list of
-roots is $DOCKREG_CERTS_D when set); TLS material for a host means https only
-credentials: --username/--password-stdin, else REGISTRY_USERNAME and
-REGISTRY_PASSWORD, else the Docker config ($DOCKER_CONFIG/config.json,
-~/.docker/config.json, credential helpers, podman's auth.json)
-exit status: 0 success, 1 failure, 2 usage error";
+roots is $DOCKREG_CERTS_D when set); TLS material for a host means https only.
+localhost and 127.0.0.0/8 try https, then plain http.
 
-/// Parsed command line.
-pub struct Cli {
-    usage: &'static str,
-    positional: Vec<String>,
-    values: HashMap<String, String>,
-    switches: HashSet<String>,
+Credentials: --username/--password-stdin, else REGISTRY_USERNAME and
+REGISTRY_PASSWORD, else the Docker config ($DOCKER_CONFIG/config.json,
+~/.docker/config.json, credential helpers, podman's auth.json).
+
+Output: plain lines for people; --json prints one JSON object per line.
+Progress bars are drawn on stderr only when both stdout and stderr are a
+terminal, and never with --json or --quiet. An error is one line on stderr.
+
+Exit status: 0 success, 1 failure, 2 usage error.";
+
+/// The short help's last line.
+const SHORT_AFTER: &str = "See --help for output fields, trust, credentials and exit status.";
+
+/// The flags every example accepts: credentials, scheme and TLS, output.
+#[derive(clap::Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Common options")]
+pub struct Common {
+    /// User name to log in with; the password is read from standard input
+    /// (with --password-stdin)
+    #[arg(long, value_name = "USER", requires = "password_stdin")]
+    pub username: Option<String>,
+    /// Read the password for --username from standard input
+    #[arg(long, requires = "username")]
+    pub password_stdin: bool,
+    /// Use plain http, no TLS
+    #[arg(long, conflicts_with = "https")]
+    pub plain_http: bool,
+    /// Use https only, even for localhost and 127.0.0.0/8 (which otherwise
+    /// try https, then plain http)
+    #[arg(long)]
+    pub https: bool,
+    /// Try https, fall back to plain http, and do not verify the registry's
+    /// TLS certificate (docker's insecure-registries; also allows a
+    /// plain-http token server)
+    #[arg(long)]
+    pub insecure: bool,
+    /// Speak only HTTP/1.1 over TLS (HTTP/2 is used when the registry
+    /// offers it)
+    #[arg(long = "http1.1")]
+    pub http1_only: bool,
+    /// Trust the PEM certificate(s) in FILE: CAs, or the registry's own
+    /// (self-signed) certificate
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// Use DIR instead of the certs.d directory for the host: *.crt trusted,
+    /// NAME.cert + NAME.key a client certificate
+    #[arg(long, value_name = "DIR")]
+    pub cert_dir: Option<PathBuf>,
+    /// Present the client certificate and key in the PEM FILE (mutual TLS)
+    #[arg(long, value_name = "FILE")]
+    pub client_cert: Option<PathBuf>,
+    /// One JSON object per line instead of plain text (and no progress)
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bars and no notes; results and errors are still printed
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
-impl Cli {
-    /// Parses `std::env::args`, accepting the common flags plus `values`
-    /// (flags taking a value) and `switches`. Exits 2 on a usage error and 0
-    /// after printing help.
-    pub fn parse(usage: &'static str, values: &[&str], switches: &[&str]) -> Cli {
-        Self::parse_from(usage, values, switches, std::env::args().skip(1))
+/// Parses the command line into `T` (an example's `clap::Parser`), with
+/// `details` (its output and behaviour) and [`COMMON_HELP`] at the end of
+/// `--help`. Exits 2 on a usage error, 0 after `--help` or `--version`.
+pub fn parse<T: Parser>(details: &'static str) -> T {
+    let long = if details.is_empty() {
+        COMMON_HELP.to_owned()
+    } else {
+        format!("{details}\n\n{COMMON_HELP}")
+    };
+    let mut command = T::command()
+        .version(env!("CARGO_PKG_VERSION"))
+        .after_help(SHORT_AFTER)
+        .after_long_help(long);
+    let matches = command
+        .try_get_matches_from_mut(std::env::args_os())
+        .unwrap_or_else(|e| exit_usage(e));
+    T::from_arg_matches(&matches).unwrap_or_else(|e| exit_usage(e.format(&mut command)))
+}
+
+/// Prints a usage error for the example `T` and exits 2.
+pub fn usage_error<T: CommandFactory>(message: impl std::fmt::Display) -> ! {
+    exit_usage(T::command().error(clap::error::ErrorKind::ValueValidation, message))
+}
+
+/// `--help` and `--version` as clap prints them (exit 0); any other error
+/// as one line on stderr, `error: ... (see --help)`, and exit 2.
+fn exit_usage(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        e.exit()
+    }
+    // The message is the text before the first blank line (clap goes on
+    // with tips and the usage).
+    let text = e.render().to_string();
+    let message: Vec<&str> = text.lines().take_while(|l| !l.trim().is_empty()).collect();
+    eprintln!("{} (see --help)", one_line(&message.join(" ")));
+    std::process::exit(2)
+}
+
+/// A number that is at least 1 (`--concurrency`, `--page-size`).
+pub fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A `HOST[:PORT]` argument.
+pub fn registry_host(s: &str) -> Result<String, String> {
+    dockreg::reference::parse_registry_host(s).map_err(|e| e.to_string())
+}
+
+impl Common {
+    /// Whether progress may be drawn: stdout and stderr are terminals, and
+    /// neither `--json` nor `--quiet` was given.
+    pub fn progress_wanted(&self) -> bool {
+        !self.json
+            && !self.quiet
+            && std::io::stderr().is_terminal()
+            && std::io::stdout().is_terminal()
     }
 
-    fn parse_from(
-        usage: &'static str,
-        values: &[&str],
-        switches: &[&str],
-        args: impl Iterator<Item = String>,
-    ) -> Cli {
-        let mut cli = Cli {
-            usage,
-            positional: Vec::new(),
-            values: HashMap::new(),
-            switches: HashSet::new(),
-        };
-        let mut args = args.peekable();
-        let mut only_positional = false;
-        while let Some(arg) = args.next() {
-            if only_positional || !arg.starts_with('-') || arg == "-" {
-                cli.positional.push(arg);
-                continue;
-            }
-            if arg == "--" {
-                only_positional = true;
-                continue;
-            }
-            let (name, inline) = match arg.split_once('=') {
-                Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
-                None => (arg.clone(), None),
-            };
-            if values.contains(&name.as_str()) || COMMON_VALUES.contains(&name.as_str()) {
-                let value = match inline.or_else(|| args.next()) {
-                    Some(v) => v,
-                    None => cli.usage_error(&format!("{name} needs a value")),
-                };
-                cli.values.insert(name, value);
-            } else if switches.contains(&name.as_str()) || COMMON_SWITCHES.contains(&name.as_str())
-            {
-                if inline.is_some() {
-                    cli.usage_error(&format!("{name} takes no value"));
-                }
-                cli.switches.insert(name);
-            } else {
-                cli.usage_error(&format!("unknown option {name}"));
-            }
+    /// A note for people: on stdout with plain output, on stderr with
+    /// `--json`, nowhere with `--quiet`.
+    pub fn note(&self, text: &str) {
+        if self.quiet {
+        } else if self.json {
+            eprintln!("note: {text}");
+        } else {
+            println!("note: {text}");
         }
-        if cli.switch("--help") || cli.switch("-h") {
-            println!("{}\n{COMMON_HELP}", cli.usage);
-            std::process::exit(0);
-        }
-        if cli.switch("--https") && cli.switch("--plain-http") {
-            cli.usage_error("--https and --plain-http exclude each other");
-        }
-        if cli.switch("--password-stdin") != cli.value("--username").is_some() {
-            cli.usage_error("--username and --password-stdin go together");
-        }
-        cli
-    }
-
-    /// Prints a usage error and exits 2.
-    pub fn usage_error(&self, message: &str) -> ! {
-        eprintln!("error: {message}\n{}", self.usage);
-        std::process::exit(2)
-    }
-
-    /// Whether a switch was given.
-    pub fn switch(&self, name: &str) -> bool {
-        self.switches.contains(name)
-    }
-
-    /// A flag's value, if given.
-    pub fn value(&self, name: &str) -> Option<&str> {
-        self.values.get(name).map(String::as_str)
-    }
-
-    /// A flag's value parsed, or the default; exits 2 when it does not parse.
-    pub fn parsed<T: std::str::FromStr>(&self, name: &str, default: T) -> T {
-        match self.value(name) {
-            None => default,
-            Some(v) => v
-                .parse()
-                .unwrap_or_else(|_| self.usage_error(&format!("bad value {v:?} for {name}"))),
-        }
-    }
-
-    /// Whether `--json` was given.
-    pub fn json(&self) -> bool {
-        self.switch("--json")
-    }
-
-    /// The positional arguments; exits 2 unless there are exactly `n`.
-    pub fn positional(&self, n: usize) -> &[String] {
-        if self.positional.len() != n {
-            self.usage_error(&format!(
-                "expected {n} argument(s), got {}",
-                self.positional.len()
-            ));
-        }
-        &self.positional
-    }
-
-    /// `--concurrency N` (at least 1), or the default; exits 2 when bad.
-    pub fn concurrency(&self, default: usize) -> usize {
-        let n = self.parsed("--concurrency", default);
-        if n == 0 {
-            self.usage_error("--concurrency must be at least 1");
-        }
-        n
-    }
-
-    /// `--platform OS/ARCH[/VARIANT]`, if given; exits 2 when malformed.
-    pub fn platform(&self) -> Option<Platform> {
-        self.value("--platform").map(|p| {
-            p.parse()
-                .unwrap_or_else(|e: dockreg::Error| self.usage_error(&e.to_string()))
-        })
-    }
-
-    /// Parses a docker-style reference argument; exits 2 when malformed.
-    pub fn reference(&self, arg: &str) -> Reference {
-        arg.parse()
-            .unwrap_or_else(|e: dockreg::Error| self.usage_error(&e.to_string()))
     }
 
     /// Where credentials come from, in the order of DESIGN: flags, the
@@ -195,7 +165,7 @@ impl Cli {
     /// `--password-stdin`.
     pub fn credentials(&self) -> dockreg::Result<(Arc<dyn Authenticator>, String)> {
         let mut chain = CredentialChain::builder();
-        if let Some(username) = self.value("--username") {
+        if let Some(username) = &self.username {
             let mut password = String::new();
             std::io::stdin()
                 .read_line(&mut password)
@@ -227,64 +197,33 @@ impl Cli {
         registry: &str,
         auth: Arc<dyn Authenticator>,
     ) -> dockreg::Result<Client> {
-        self.end_flags("").client(registry, auth)
+        self.end().client(registry, auth)
     }
 
-    /// The connection flags of one end: `--PREFIX-plain-http`,
-    /// `--PREFIX-tls-verify=BOOL`, `--PREFIX-cert-dir DIR` (skopeo's
-    /// names), each falling back to the common flag; `""` gives the common
-    /// flags alone. The command must accept the prefixed flags.
-    pub fn end_flags(&self, prefix: &str) -> EndFlags {
-        let own = |name: &str| (!prefix.is_empty()).then(|| format!("--{prefix}-{name}"));
-        let value = |name: &str| {
-            own(name)
-                .and_then(|n| self.value(&n).map(str::to_owned))
-                .or_else(|| self.value(&format!("--{name}")).map(str::to_owned))
-        };
-        let switch = |name: &str| {
-            own(name).is_some_and(|n| self.switch(&n)) || self.switch(&format!("--{name}"))
-        };
-        let tls_verify = own("tls-verify").and_then(|n| {
-            self.value(&n).map(|v| match v {
-                "true" => true,
-                "false" => false,
-                _ => self.usage_error(&format!("{n} takes true or false")),
-            })
-        });
-        let mut flags = EndFlags {
-            plain_http: switch("plain-http"),
-            https: switch("https"),
-            insecure: switch("insecure"),
-            http1_only: self.switch("--http1.1"),
-            ca_cert: value("ca-cert"),
-            cert_dir: value("cert-dir"),
-            client_cert: value("client-cert"),
-        };
-        match tls_verify {
-            Some(false) => flags.insecure = true,
-            Some(true) => {
-                flags.insecure = false;
-                flags.https = true;
-            }
-            None => {}
+    /// The connection flags alone.
+    pub fn end(&self) -> EndFlags {
+        EndFlags {
+            plain_http: self.plain_http,
+            https: self.https,
+            insecure: self.insecure,
+            http1_only: self.http1_only,
+            ca_cert: self.ca_cert.clone(),
+            cert_dir: self.cert_dir.clone(),
+            client_cert: self.client_cert.clone(),
         }
-        if flags.https && flags.plain_http {
-            self.usage_error("https and plain http exclude each other");
-        }
-        flags
     }
 }
 
-/// How to reach one registry: scheme and TLS (see [`Cli::end_flags`]).
+/// How to reach one registry: scheme and TLS.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EndFlags {
     pub plain_http: bool,
     pub https: bool,
     pub insecure: bool,
     pub http1_only: bool,
-    pub ca_cert: Option<String>,
-    pub cert_dir: Option<String>,
-    pub client_cert: Option<String>,
+    pub ca_cert: Option<PathBuf>,
+    pub cert_dir: Option<PathBuf>,
+    pub client_cert: Option<PathBuf>,
 }
 
 impl EndFlags {
@@ -307,9 +246,9 @@ impl EndFlags {
                 .danger_accept_invalid_certs(true)
                 .danger_allow_insecure_realm(true);
         }
-        let read = |path: &str| {
+        let read = |path: &PathBuf| {
             std::fs::read(path).map_err(|source| dockreg::Error::Io {
-                path: path.into(),
+                path: path.clone(),
                 source,
             })
         };
@@ -326,14 +265,29 @@ impl EndFlags {
     }
 }
 
-/// `USER:PASSWORD` (skopeo's `--creds`) as basic credentials; exits 2 when
-/// there is no colon.
-pub fn creds(cli: &Cli, flag: &str) -> Option<Arc<dyn Authenticator>> {
-    let value = cli.value(flag)?;
-    let Some((user, password)) = value.split_once(':') else {
-        cli.usage_error(&format!("{flag} takes USER:PASSWORD"));
-    };
-    Some(Arc::new(Basic::new(user, password)))
+/// `USER:PASSWORD` (skopeo's `--creds`) as basic credentials, and the text
+/// given (to tell two ends with the same credentials).
+#[derive(Clone)]
+pub struct Creds(pub Arc<dyn Authenticator>, String);
+
+impl PartialEq for Creds {
+    fn eq(&self, other: &Creds) -> bool {
+        self.1 == other.1
+    }
+}
+
+impl std::fmt::Debug for Creds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Creds(<redacted>)")
+    }
+}
+
+/// Parses `USER:PASSWORD`.
+pub fn creds(s: &str) -> Result<Creds, String> {
+    match s.split_once(':') {
+        Some((user, password)) => Ok(Creds(Arc::new(Basic::new(user, password)), s.to_owned())),
+        None => Err("takes USER:PASSWORD".to_owned()),
+    }
 }
 
 /// Prints a registry's OCI warning on stderr, once per text for the whole
@@ -343,7 +297,7 @@ fn print_warning(warning: &str) {
     let mut shown = SHOWN.lock().unwrap_or_else(|e| e.into_inner());
     if !shown.iter().any(|w| w == warning) {
         shown.push(warning.to_owned());
-        eprintln!("warning: {warning}");
+        progress::suspend(|| eprintln!("warning: {warning}"));
     }
 }
 
@@ -353,11 +307,31 @@ pub const GC_REMINDER: &str = "layer space is reclaimed by the registry's garbag
 collection, run while it is read-only or stopped: `registry garbage-collect CONFIG` \
 (`docker-registry garbage-collect CONFIG` with the Debian package)";
 
+/// What an example's body ends with: `()` for success, or an exit code of
+/// its own (1 when some of the work failed and was reported).
+pub trait Finish {
+    /// The exit code.
+    fn code(self) -> ExitCode;
+}
+
+impl Finish for () {
+    fn code(self) -> ExitCode {
+        ExitCode::SUCCESS
+    }
+}
+
+impl Finish for ExitCode {
+    fn code(self) -> ExitCode {
+        self
+    }
+}
+
 /// Runs an example's body on a tokio runtime: prints a failure to stderr in
-/// one line and exits 1, else exits 0.
-pub fn run<F>(body: F) -> ExitCode
+/// one line and exits 1, else exits with the body's code.
+pub fn run<F, T>(body: F) -> ExitCode
 where
-    F: Future<Output = dockreg::Result<()>>,
+    F: Future<Output = dockreg::Result<T>>,
+    T: Finish,
 {
     // One thread is enough: dockreg hashes and writes large blobs on threads
     // of its own, and the rest is waiting on the network. A multi-thread
@@ -366,8 +340,10 @@ where
         .enable_all()
         .build()
         .expect("tokio runtime");
-    match runtime.block_on(body) {
-        Ok(()) => ExitCode::SUCCESS,
+    let outcome = runtime.block_on(body);
+    progress::clear();
+    match outcome {
+        Ok(done) => done.code(),
         Err(e) => {
             eprintln!("error: {}", one_line(&e.to_string()));
             ExitCode::from(1)
@@ -381,49 +357,79 @@ pub fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Prints one JSON object on its own line.
-pub fn print_json(value: &serde_json::Value) {
-    println!("{value}");
+/// Prints one value as a JSON object on its own line.
+pub fn print_json(value: &impl serde::Serialize) {
+    match serde_json::to_string(value) {
+        Ok(line) => progress::suspend(|| println!("{line}")),
+        Err(e) => eprintln!("error: cannot write JSON: {e}"),
+    }
 }
 
-/// A progress line on stderr when it is a terminal; silent otherwise.
-pub struct Progress {
-    enabled: bool,
-    label: String,
-    last_percent: Option<u64>,
+/// `--filter REGEX`: only names matching the regular expression.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Filter {
+    /// Only names matching this regular expression (anchor it with ^ and $
+    /// for a whole-name match)
+    #[arg(long, value_name = "REGEX")]
+    pub filter: Option<regex::Regex>,
 }
 
-impl Progress {
-    pub fn new(label: impl Into<String>) -> Progress {
-        Progress {
-            enabled: std::io::stderr().is_terminal(),
-            label: label.into(),
-            last_percent: None,
+impl Filter {
+    /// Whether `name` passes.
+    pub fn matches(&self, name: &str) -> bool {
+        self.filter.as_ref().is_none_or(|r| r.is_match(name))
+    }
+}
+
+/// How tags are listed.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Sort {
+    /// By bytes, as the registry lists them (`crane ls`, `regctl tag ls`)
+    #[default]
+    Lexical,
+    /// Runs of digits compared as numbers: v1.9 before v1.10
+    Version,
+}
+
+impl Sort {
+    /// Sorts `names` in place.
+    pub fn apply<T: AsRef<str>>(self, names: &mut [T]) {
+        match self {
+            Sort::Lexical => names.sort_by(|a, b| a.as_ref().cmp(b.as_ref())),
+            Sort::Version => names.sort_by(|a, b| version_cmp(a.as_ref(), b.as_ref())),
         }
     }
+}
 
-    pub fn update(&mut self, done: u64, total: Option<u64>) {
-        if !self.enabled {
-            return;
-        }
-        let percent = total.filter(|t| *t > 0).map(|t| done * 100 / t);
-        if percent.is_some() && percent == self.last_percent {
-            return;
-        }
-        self.last_percent = percent;
-        match (percent, total) {
-            (Some(p), Some(t)) => {
-                eprint!("\r{}: {} / {} ({p}%)", self.label, human(done), human(t))
+/// Compares runs of digits as numbers and the rest as bytes, then the whole
+/// strings (so `v01` and `v1` still have an order).
+pub fn version_cmp(a: &str, b: &str) -> Ordering {
+    fn chunks(s: &str) -> Vec<(bool, &str)> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let bytes = s.as_bytes();
+        for i in 1..=bytes.len() {
+            if i == bytes.len() || bytes[i].is_ascii_digit() != bytes[start].is_ascii_digit() {
+                out.push((bytes[start].is_ascii_digit(), &s[start..i]));
+                start = i;
             }
-            _ => eprint!("\r{}: {}", self.label, human(done)),
+        }
+        out
+    }
+    let (ca, cb) = (chunks(a), chunks(b));
+    for (x, y) in ca.iter().zip(cb.iter()) {
+        let ord = match (x, y) {
+            ((true, x), (true, y)) => {
+                let (x, y) = (x.trim_start_matches('0'), y.trim_start_matches('0'));
+                x.len().cmp(&y.len()).then_with(|| x.cmp(y))
+            }
+            ((_, x), (_, y)) => x.cmp(y),
+        };
+        if ord != Ordering::Equal {
+            return ord;
         }
     }
-
-    pub fn finish(&mut self) {
-        if self.enabled {
-            eprintln!();
-        }
-    }
+    ca.len().cmp(&cb.len()).then_with(|| a.cmp(b))
 }
 
 /// Bytes for people: `1.5 MiB`.
