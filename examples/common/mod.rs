@@ -4,6 +4,7 @@
 //! error).
 #![allow(dead_code)]
 
+pub mod artifact;
 pub mod progress;
 
 use std::cmp::Ordering;

@@ -19,6 +19,7 @@ mod delete;
 mod demo;
 mod examples_auth;
 mod examples_cli;
+mod examples_oci;
 mod faults;
 mod harness;
 mod hostile_bounds;

@@ -1,0 +1,188 @@
+//! The OCI 1.1 examples against the real registry: `attach` an SBOM to an
+//! image, `referrers` lists it (plain and `--json` with the library's field
+//! names), `push-artifact` and `pull-artifact` round-trip files, and a title
+//! that would leave the directory is exit 1 with nothing pushed.
+
+use crate::registry;
+
+use dockreg::models::{media_type, ImageConfig, ImageManifest};
+use dockreg::Manifest;
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Pushes a one-layer image to `name:tag` and returns its digest.
+async fn push_image(reg: &registry::Registry, name: &str, tag: &str) -> String {
+    let repo = reg.client().repository(name).unwrap();
+    let layer = repo
+        .push_blob(format!("layer of {name}").into_bytes())
+        .await
+        .unwrap();
+    let config = serde_json::to_vec(&ImageConfig::new("linux", "amd64")).unwrap();
+    let config = repo.push_blob(config).await.unwrap();
+    let manifest = ImageManifest::new(
+        config.descriptor(media_type::OCI_CONFIG),
+        vec![layer.descriptor(media_type::OCI_LAYER_TAR)],
+    );
+    let manifest = Manifest::from_image_manifest(&manifest).unwrap();
+    repo.put_manifest(tag, &manifest).await.unwrap().to_string()
+}
+
+#[test]
+fn attach_then_referrers_lists_the_sbom() {
+    let Some(reg) = registry::shared() else {
+        return;
+    };
+    let image = registry::run_async(
+        std::time::Duration::from_secs(60),
+        push_image(reg, "oci-ex/app", "v1"),
+    );
+    let attach = registry::example("attach").unwrap();
+    let referrers = registry::example("referrers").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sbom = dir.path().join("sbom.json");
+    std::fs::write(&sbom, br#"{"spdxVersion":"SPDX-2.3"}"#).unwrap();
+    let reference = format!("{}/oci-ex/app:v1", reg.host);
+
+    let out = registry::run_example(
+        &attach,
+        &[
+            &reference,
+            "--artifact-type",
+            "application/spdx+json",
+            &format!("{}:sbom.spdx.json", sbom.display()),
+            "--annotation",
+            "org.example.tool=test",
+        ],
+        &[],
+        "",
+    );
+    assert!(out.status.success(), "attach: {}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    let referrer = printed
+        .trim()
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_owned())
+        .unwrap_or_else(|| panic!("no digest in {printed:?}"));
+
+    let out = registry::run_example(&referrers, &[&reference], &[], "");
+    assert!(out.status.success(), "referrers: {}", text(&out.stderr));
+    let listed = text(&out.stdout);
+    assert!(
+        listed.starts_with(&format!("{referrer} application/spdx+json ")),
+        "{listed}"
+    );
+    assert!(listed.contains("org.example.tool=test"), "{listed}");
+    assert!(
+        text(&out.stderr).contains("through the fallback tag sha256-"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = registry::run_example(&referrers, &[&reference, "--json"], &[], "");
+    assert!(
+        out.status.success(),
+        "referrers --json: {}",
+        text(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["subject"], image.as_str());
+    assert_eq!(json["source"], "fallback_tag");
+    assert_eq!(json["manifests"][0]["digest"], referrer.as_str());
+    assert_eq!(
+        json["manifests"][0]["artifactType"],
+        "application/spdx+json"
+    );
+
+    // A filter that matches nothing lists nothing.
+    let out = registry::run_example(
+        &referrers,
+        &[
+            &reference,
+            "--artifact-type",
+            "application/vnd.example.none",
+        ],
+        &[],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "");
+}
+
+#[test]
+fn push_artifact_and_pull_artifact_round_trip_and_refuse_escaping_titles() {
+    let Some(reg) = registry::shared() else {
+        return;
+    };
+    let push = registry::example("push-artifact").unwrap();
+    let pull = registry::example("pull-artifact").unwrap();
+    let src = tempfile::tempdir().unwrap();
+    let a = src.path().join("a.txt");
+    std::fs::write(&a, b"alpha\n").unwrap();
+    let b = src.path().join("b.bin");
+    std::fs::write(&b, vec![9u8; 100_000]).unwrap();
+    let reference = format!("{}/oci-ex/docs:v1", reg.host);
+
+    let out = registry::run_example(
+        &push,
+        &[
+            &reference,
+            "--artifact-type",
+            "application/vnd.example.docs",
+            a.to_str().unwrap(),
+            &format!("{}:data/b.bin", b.display()),
+        ],
+        &[],
+        "",
+    );
+    assert!(out.status.success(), "push-artifact: {}", text(&out.stderr));
+    let dest = tempfile::tempdir().unwrap();
+    let into = dest.path().join("out");
+    let out = registry::run_example(
+        &pull,
+        &[&reference, into.to_str().unwrap(), "--json"],
+        &[],
+        "",
+    );
+    assert!(out.status.success(), "pull-artifact: {}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["bytes"], 100_006);
+    assert_eq!(json["artifact_type"], "application/vnd.example.docs");
+    assert_eq!(std::fs::read(into.join("a.txt")).unwrap(), b"alpha\n");
+    assert_eq!(
+        std::fs::read(into.join("data/b.bin")).unwrap().len(),
+        100_000
+    );
+
+    let bad = format!("{}/oci-ex/docs:evil", reg.host);
+    let out = registry::run_example(
+        &push,
+        &[
+            &bad,
+            "--artifact-type",
+            "application/vnd.example.docs",
+            &format!("{}:../escape.txt", a.display()),
+        ],
+        &[],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("../escape.txt"),
+        "{}",
+        text(&out.stderr)
+    );
+    let tags = registry::run_async(std::time::Duration::from_secs(30), async {
+        reg.client()
+            .repository("oci-ex/docs")
+            .unwrap()
+            .tags_page(None, None)
+            .await
+            .unwrap()
+    });
+    assert!(
+        !tags.items.iter().any(|t| t.as_str() == "evil"),
+        "the refused artifact was pushed"
+    );
+}
