@@ -32,6 +32,7 @@ mod manifests;
 mod props;
 mod proxy;
 mod repository;
+mod schema1_sigs;
 mod shedding;
 mod tags;
 mod token_example;
