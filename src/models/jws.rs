@@ -65,7 +65,7 @@ impl KeyId {
             held += 8;
             while held >= 5 {
                 held -= 5;
-                if !out.is_empty() && (out.len() + 1) % 5 == 0 {
+                if !out.is_empty() && (out.len() + 1).is_multiple_of(5) {
                     out.push(':');
                 }
                 out.push(char::from(ALPHABET[((bits >> held) & 31) as usize]));
