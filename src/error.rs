@@ -79,6 +79,19 @@ pub enum Error {
         actual: Digest,
     },
 
+    /// A signature of a signed schema 1 manifest does not verify or cannot
+    /// be checked, or there is none to check
+    /// ([`Manifest::verify_signatures`](crate::Manifest::verify_signatures)).
+    #[error("schema 1 manifest signature{}: {source}", index.map(|i| format!(" {i}")).unwrap_or_default())]
+    Signature {
+        /// The index of the signature refused; `None` when no one
+        /// signature is at fault (none at all, too many).
+        index: Option<usize>,
+        /// Why it was refused.
+        #[source]
+        source: crate::models::SignatureError,
+    },
+
     /// A body was longer or shorter than announced.
     #[error(
         "size mismatch for {}: expected {expected} bytes, got {actual}",

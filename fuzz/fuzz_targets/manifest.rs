@@ -1,11 +1,13 @@
 //! `Manifest::from_bytes` with every content type and none, then every
-//! accessor and the digest. Nothing may panic; the digest is the hash of the
-//! canonical bytes, which are the bytes themselves except for signed
-//! schema 1.
+//! accessor, the digest and the signature check. Nothing may panic; the
+//! digest is the hash of the canonical bytes, which are the bytes themselves
+//! except for signed schema 1; only a signed schema 1 manifest has
+//! signatures to verify.
 #![no_main]
 
 use dockreg::models::{media_type, ManifestBody, Platform};
-use dockreg::{Digest, Manifest};
+use dockreg::models::SignatureError;
+use dockreg::{Digest, Error, Manifest};
 use libfuzzer_sys::fuzz_target;
 
 const CONTENT_TYPES: &[Option<&str>] = &[
@@ -63,6 +65,15 @@ fn exercise(m: &Manifest, content_type: Option<&str>, data: &[u8]) {
     let _ = m.platforms();
     let _ = m.select_platform(&Platform::current());
     let _ = m.select_platform(&Platform::new("linux", "arm").with_variant("v7"));
+    match m.verify_signatures() {
+        Ok(ids) => assert!(signed && !ids.is_empty()),
+        Err(Error::Signature {
+            index: None,
+            source: SignatureError::NotSigned { .. },
+        }) => assert!(!signed),
+        Err(Error::Signature { .. }) => assert!(signed),
+        Err(e) => panic!("verify_signatures failed with a non-signature error: {e}"),
+    }
     if let ManifestBody::Schema1 { manifest, .. } = m.body() {
         if let Ok(Some(config)) = manifest.image_config() {
             let _ = config.created_at();

@@ -3,6 +3,7 @@
 mod config;
 mod descriptor;
 mod error;
+mod jws;
 mod lists;
 mod manifest;
 pub mod media_type;
@@ -12,6 +13,7 @@ mod time;
 pub use config::{ContainerConfig, History, ImageConfig, RootFs};
 pub use descriptor::{Descriptor, Platform};
 pub use error::{ErrorCode, ErrorEnvelope, RegistryError};
+pub use jws::{KeyId, SignatureError};
 pub use lists::{Catalog, TagList};
 pub use manifest::{ImageIndex, ImageManifest, Manifest, ManifestBody};
 pub use schema1::{

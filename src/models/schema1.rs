@@ -220,9 +220,11 @@ const SIGNED: &str = "signed schema 1 manifest";
 /// `, "signatures": [...]` and the closing `}`, the tail is the closing `}`
 /// (with whitespace around it), and the payload parses to the body's JSON
 /// minus `signatures`. Every signature must name the same `formatLength`
-/// and `formatTail`. (The signatures themselves are not checked
-/// cryptographically: a registry signs with a key of its own on every GET,
-/// tied to no identity; the digest is what is trusted.)
+/// and `formatTail`. The signatures themselves are not checked here: a
+/// registry signs with a key of its own on every GET, tied to no identity,
+/// and the digest is what is trusted;
+/// [`Manifest::verify_signatures`](crate::Manifest::verify_signatures)
+/// checks them over this payload and names their keys.
 ///
 /// Fails with [`Error::Decode`] when `bytes` is not a JSON object or its
 /// `signatures` are not signature objects, and with [`Error::Protocol`]
@@ -403,7 +405,7 @@ fn trim_json_ws(bytes: &[u8]) -> &[u8] {
 }
 
 /// Decodes base64url with or without `=` padding.
-fn base64url(s: &str) -> std::result::Result<Vec<u8>, base64::DecodeError> {
+pub(super) fn base64url(s: &str) -> std::result::Result<Vec<u8>, base64::DecodeError> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s.trim_end_matches('='))
 }
 

@@ -39,6 +39,7 @@ mod proxy;
 mod quirks;
 mod referrers;
 mod repository;
+mod schema1_sigs;
 mod shedding;
 mod tags;
 mod token_example;
