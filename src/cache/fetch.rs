@@ -139,7 +139,7 @@ impl Client {
         let (wanted, media_type, limits) = (
             digest.clone(),
             media_type.map(str::to_owned),
-            self.limits().clone(),
+            *self.limits(),
         );
         let cached = blocking(store, move |s| {
             s.get(&wanted, limits.manifest, |bytes| {

@@ -175,7 +175,8 @@ pub struct CacheStats {
     /// Entries written.
     pub writes: u64,
     /// Files dropped because they did not verify or were not regular files
-    /// (each also counts as a miss).
+    /// within the size limit (when read, each also counts as a miss;
+    /// symlinks are also dropped when found while evicting).
     pub dropped: u64,
     /// Files evicted to stay under [`CacheConfig::max_bytes`].
     pub evicted: u64,
