@@ -24,9 +24,8 @@
 //!
 //! Manifests and image configs, by digest, under `DIR/blobs/ALGORITHM/HEX`,
 //! each file the exact bytes the registry sent (`sha256sum` of a file is its
-//! name). Layer blobs stay out unless [`CacheConfig::layers`] asks for them
-//! (then blobs read whole into memory are kept too; streamed downloads never
-//! are). `DIR/tags/` keeps, per registry and repository, the digest each
+//! name). Layer blobs stay out: downloads stream past the cache.
+//! `DIR/tags/` keeps, per registry and repository, the digest each
 //! tag had at the last report: only a hint that decides whether a tag is
 //! asked with a `HEAD` (when its manifest is likely cached) or a `GET`
 //! (when it is not, so that a cold cache costs what no cache costs).
@@ -87,17 +86,15 @@ pub const DEFAULT_MAX_BYTES: u64 = 256 << 20;
 pub struct CacheConfig {
     dir: PathBuf,
     max_bytes: u64,
-    layers: bool,
 }
 
 impl CacheConfig {
     /// A cache in `dir` (created, mode 0700, when missing) with the
-    /// defaults: at most [`DEFAULT_MAX_BYTES`], no layer blobs.
+    /// default bound, [`DEFAULT_MAX_BYTES`].
     pub fn new(dir: impl Into<PathBuf>) -> CacheConfig {
         CacheConfig {
             dir: dir.into(),
             max_bytes: DEFAULT_MAX_BYTES,
-            layers: false,
         }
     }
 
@@ -121,14 +118,6 @@ impl CacheConfig {
     /// bound is not kept.
     pub fn max_bytes(mut self, max_bytes: u64) -> CacheConfig {
         self.max_bytes = max_bytes;
-        self
-    }
-
-    /// Keeps layer blobs too (default off): every blob read whole into
-    /// memory, not only image configs. Streamed downloads never go through
-    /// the cache.
-    pub fn layers(mut self, layers: bool) -> CacheConfig {
-        self.layers = layers;
         self
     }
 
