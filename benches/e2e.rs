@@ -24,6 +24,20 @@
 //!   round; rows "(b) report, 300 tags, TLS, HTTP/1.1" and "... HTTP/2".
 //!   A client is built in every round, so each run pays its TLS handshakes,
 //!   as curl and the report example do.
+//! * (w) the (b) report with the on-disk cache (`ClientBuilder::cache`), a
+//!   client built per run as a new process would: row (b2), a repeated
+//!   report with a warm cache (the tag list and a `HEAD` per tag) versus the
+//!   same curl 600-GET floor as (b), measured alternating with it; row (b1),
+//!   a report with an empty cache (emptied before each run) versus one
+//!   without a cache, to show a cold cache costs nothing.
+//! * (x) row (b3): the warm-cache report over TLS (the (t) registry), over
+//!   HTTP/1.1 and HTTP/2, versus `curl --http1.1` / `--http2` doing the 600
+//!   GETs, the four rotating in each round.
+//!
+//!   With (w) or (x) the registries run with their access log on
+//!   (`REGISTRY_LOG_ACCESSLOG_DISABLED=false`) and the bench prints how many
+//!   requests (by method) each kind of run made, read from the registry's
+//!   log.
 //! * (c) the catalog of 1,200 repositories versus two `curl` GETs following
 //!   `Link` with `n=1000`.
 //! * (d) copy of an image of 8 layers (256 MiB, incompressible) to another
@@ -60,6 +74,7 @@
 #[path = "../tests/it/registry/mod.rs"]
 mod registry;
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -123,6 +138,11 @@ fn main() -> ExitCode {
     let skopeo = SkopeoRunner::probe(scratch.path());
     eprintln!("skopeo blob-info cache: {}", skopeo.describe());
 
+    if cfg.wants('w') || cfg.wants('x') {
+        // Count the requests of every run in the registries' access logs.
+        // Set before any thread is started (the runtime has none yet).
+        std::env::set_var("REGISTRY_LOG_ACCESSLOG_DISABLED", "false");
+    }
     eprintln!("starting registries ...");
     let reg_a = Registry::start(RegistryConfig::default());
     let reg_b = cfg
@@ -131,7 +151,7 @@ fn main() -> ExitCode {
     let reg_c = cfg
         .wants('c')
         .then(|| Registry::start(RegistryConfig::default()));
-    let reg_tls = cfg.wants('t').then(|| tls_registry_over(&reg_a));
+    let reg_tls = (cfg.wants('t') || cfg.wants('x')).then(|| tls_registry_over(&reg_a));
     let all: Vec<&Registry> = [
         Some(&reg_a),
         reg_b.as_ref(),
@@ -156,7 +176,9 @@ fn main() -> ExitCode {
     let blob = cfg
         .wants('a')
         .then(|| rt.block_on(seed_streamed_blob(&reg_a, "big/blob", cfg.blob_bytes)));
-    let report = (cfg.wants('b') || cfg.wants('t'))
+    let report = ['b', 't', 'w', 'x']
+        .iter()
+        .any(|w| cfg.wants(*w))
         .then(|| reg_a.seed_report_repo("report/app", REPORT_TAGS));
     let image = (cfg.wants('d') || cfg.wants('e'))
         .then(|| seed_image(&reg_a, "img/src", "v1", cfg.image_bytes));
@@ -180,8 +202,14 @@ fn main() -> ExitCode {
     if let (Some(report), true) = (&report, cfg.wants('b')) {
         bench.b(&reg_a, report);
     }
-    if let (Some(report), Some(reg_tls)) = (&report, &reg_tls) {
+    if let (Some(report), true) = (&report, cfg.wants('w')) {
+        bench.w(&reg_a, report);
+    }
+    if let (Some(report), Some(reg_tls), true) = (&report, &reg_tls, cfg.wants('t')) {
         bench.t(reg_tls, report);
+    }
+    if let (Some(report), Some(reg_tls), true) = (&report, &reg_tls, cfg.wants('x')) {
+        bench.x(reg_tls, report);
     }
     if let (Some(reg_c), Some(catalog)) = (&reg_c, &catalog) {
         bench.c(reg_c, catalog);
@@ -1599,6 +1627,267 @@ impl Bench<'_> {
              report example does), so every run pays its TLS handshakes, as curl does: 16 \
              connections over HTTP/1.1, one over HTTP/2 (ALPN; the registry offers h2). The \
              four runs of a round rotate their order; {} rounds.",
+            self.cfg.rounds
+        ));
+    }
+}
+
+// ===========================================================================
+// (w), (x) the report with the on-disk cache
+// ===========================================================================
+
+/// The requests in `reg`'s access log so far, by method (the log has them
+/// only when the registry runs with its access log on; see `main`).
+fn logged_requests(reg: &Registry) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for line in reg.log().lines() {
+        // 127.0.0.1 - - [date] "GET /v2/... HTTP/1.1" 200 ...
+        let Some((_, request)) = line.split_once("] \"") else {
+            continue;
+        };
+        if let Some((method, rest)) = request.split_once(' ') {
+            if rest.starts_with("/v2/") {
+                *counts.entry(method.to_owned()).or_insert(0) += 1;
+            }
+        }
+    }
+    counts
+}
+
+/// A labelled run whose requests are counted.
+type CountedRun<'a> = (&'a str, Box<dyn FnOnce() + 'a>);
+
+/// What `run` added to `reg`'s access log: `GET 301, HEAD 300`.
+fn requests_of<T>(reg: &Registry, run: impl FnOnce() -> T) -> (T, String) {
+    let before = logged_requests(reg);
+    let out = run();
+    // The registry writes its log line after the response.
+    std::thread::sleep(Duration::from_millis(200));
+    let after = logged_requests(reg);
+    let text: Vec<String> = after
+        .iter()
+        .map(|(m, n)| (m, n - before.get(m).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .map(|(m, n)| format!("{m} {n}"))
+        .collect();
+    (out, text.join(", "))
+}
+
+impl Bench<'_> {
+    /// How many requests one run of each of `runs` made, as a line.
+    fn count_requests(&self, reg: &Registry, runs: Vec<CountedRun<'_>>) -> String {
+        let mut counted = Vec::new();
+        for (label, run) in runs {
+            let ((), text) = requests_of(reg, run);
+            counted.push(format!("{label}: {text}"));
+        }
+        let line = counted.join("; ");
+        eprintln!("  requests per run: {line}");
+        line
+    }
+
+    /// Keeps a [`Bench::count_requests`] line in the details and notes.
+    fn note_requests(&mut self, what: &str, line: &str) {
+        let _ = writeln!(
+            self.details,
+            "  {what} requests per run (registry access log): {line}"
+        );
+        self.notes.push(format!(
+            "{what} requests per run (registry access log): {line}"
+        ));
+    }
+
+    fn w(&mut self, reg: &Registry, seeded: &registry::ReportRepo) {
+        let n = seeded.entries.len();
+        self.start(&format!(
+            "(w) tag report over {n} tags with the on-disk cache"
+        ));
+        let expected = expected_report(seeded);
+        let config = self.scratch.join("w-curl.cfg");
+        report_curl_config(&config, reg, seeded);
+        let name: RepositoryName = seeded.repo.parse().unwrap();
+        let warm_dir = self.scratch.join("w-cache-warm");
+        let cold_dir = self.scratch.join("w-cache-cold");
+        let cached = |dir: &Path| {
+            let dir = dir.to_owned();
+            move || {
+                Client::builder(&reg.host)
+                    .cache(dir)
+                    .build()
+                    .expect("dockreg client")
+            }
+        };
+        let plain = || client_for(reg);
+        // Fill the warm cache once.
+        self.timed_report(cached(&warm_dir), &name, &expected);
+        let this = &*self;
+        let curl_run = |_: usize| {
+            this.meter
+                .measure(|| run_ok(&mut curl_report(&config, &[])))
+                .0
+        };
+        let warm_run = |_: usize| this.timed_report(cached(&warm_dir), &name, &expected);
+        let (d, c) = this.alternate("(b2) warm cache vs curl", warm_run, curl_run);
+        let cold_run = |_: usize| {
+            let _ = std::fs::remove_dir_all(&cold_dir);
+            this.timed_report(cached(&cold_dir), &name, &expected)
+        };
+        let plain_run = |_: usize| this.timed_report(plain, &name, &expected);
+        let (cold, none) = this.alternate("(b1) cold cache vs no cache", cold_run, plain_run);
+        let runs: Vec<CountedRun<'_>> = vec![
+            (
+                "no cache",
+                Box::new(|| {
+                    this.timed_report(plain, &name, &expected);
+                }),
+            ),
+            (
+                "empty cache",
+                Box::new(|| {
+                    let _ = std::fs::remove_dir_all(&cold_dir);
+                    this.timed_report(cached(&cold_dir), &name, &expected);
+                }),
+            ),
+            (
+                "warm cache",
+                Box::new(|| {
+                    this.timed_report(cached(&warm_dir), &name, &expected);
+                }),
+            ),
+            (
+                "curl",
+                Box::new(|| {
+                    run_ok(&mut curl_report(&config, &[]));
+                }),
+            ),
+        ];
+        let counted = this.count_requests(reg, runs);
+        self.rows.push(ratio_row(
+            &format!("(b2) report, {n} tags, warm cache (HEAD per tag)"),
+            &format!("curl -Z --parallel-max 16, {} GETs", 2 * n),
+            &d,
+            &c,
+            0.40,
+            true,
+        ));
+        self.rows.push(ratio_row(
+            &format!("(b1) report, {n} tags, empty cache"),
+            "dockreg report without a cache",
+            &cold,
+            &none,
+            1.05,
+            true,
+        ));
+        self.line("(b2) dockreg report, warm cache", &d);
+        self.line("(b2) curl -Z --parallel-max 16", &c);
+        self.line("(b1) dockreg report, empty cache", &cold);
+        self.line("(b1) dockreg report, no cache", &none);
+        self.note_requests("(w)", &counted);
+        self.notes.push(format!(
+            "(w) every dockreg run builds its client (a repeated report is a new process), with \
+             ClientBuilder::cache on a directory in the scratch dir: (b2) warm (filled by one \
+             report before the rounds), (b1) emptied before each run, against a report without \
+             a cache built the same way. Both registries run with the access log on; {} rounds.",
+            self.cfg.rounds
+        ));
+    }
+
+    fn x(&mut self, reg: &Registry, seeded: &registry::ReportRepo) {
+        let n = seeded.entries.len();
+        self.start(&format!(
+            "(x) tag report over {n} tags with a warm cache, TLS, HTTP/1.1 and HTTP/2"
+        ));
+        let expected = expected_report(seeded);
+        let ca = self.scratch.join("x-ca.pem");
+        std::fs::write(&ca, Registry::tls_ca_pem()).expect("write the CA");
+        let ca_str = ca.to_str().expect("CA path is UTF-8");
+        let config = self.scratch.join("x-curl.cfg");
+        report_curl_config(&config, reg, seeded);
+        let (this, config) = (&*self, &config);
+        let name: RepositoryName = seeded.repo.parse().unwrap();
+        let dir = self.scratch.join("x-cache");
+        let client = |http1_only: bool| {
+            let dir = dir.clone();
+            move || {
+                Client::builder(&reg.base_url)
+                    .root_certificate_pem(Registry::tls_ca_pem())
+                    .http1_only(http1_only)
+                    .cache(dir)
+                    .build()
+                    .expect("dockreg client")
+            }
+        };
+        // Fill the cache once.
+        this.timed_report(client(false), &name, &expected);
+        let curl_run = |flag: &str| {
+            let flag = flag.to_owned();
+            move |_: usize| {
+                this.meter
+                    .measure(|| run_ok(&mut curl_report(config, &[&flag, "--cacert", ca_str])))
+                    .0
+            }
+        };
+        let (mut d1, mut c1) = (
+            |_: usize| this.timed_report(client(true), &name, &expected),
+            curl_run("--http1.1"),
+        );
+        let (mut d2, mut c2) = (
+            |_: usize| this.timed_report(client(false), &name, &expected),
+            curl_run("--http2"),
+        );
+        let samples = this.rotate(
+            "(x)",
+            &mut [
+                ("dockreg warm HTTP/1.1", &mut d1),
+                ("curl --http1.1", &mut c1),
+                ("dockreg warm HTTP/2", &mut d2),
+                ("curl --http2", &mut c2),
+            ],
+        );
+        let [d1, c1, d2, c2] = <[Vec<Sample>; 4]>::try_from(samples).expect("four jobs");
+        let runs: Vec<CountedRun<'_>> = vec![
+            (
+                "TLS warm cache HTTP/1.1",
+                Box::new(|| {
+                    this.timed_report(client(true), &name, &expected);
+                }),
+            ),
+            (
+                "TLS warm cache HTTP/2",
+                Box::new(|| {
+                    this.timed_report(client(false), &name, &expected);
+                }),
+            ),
+            (
+                "TLS curl --http2",
+                Box::new(|| {
+                    run_ok(&mut curl_report(config, &["--http2", "--cacert", ca_str]));
+                }),
+            ),
+        ];
+        let counted = this.count_requests(reg, runs);
+        for (proto, flag, d, c) in [
+            ("HTTP/1.1", "--http1.1", &d1, &c1),
+            ("HTTP/2", "--http2", &d2, &c2),
+        ] {
+            self.rows.push(ratio_row(
+                &format!("(b3) report, {n} tags, warm cache, TLS, {proto}"),
+                &format!("curl {flag} -Z --parallel-max 16, {} GETs", 2 * n),
+                d,
+                c,
+                0.40,
+                true,
+            ));
+        }
+        self.line("(b3) dockreg warm cache, TLS, HTTP/1.1", &d1);
+        self.line("(b3) curl --http1.1, TLS", &c1);
+        self.line("(b3) dockreg warm cache, TLS, HTTP/2", &d2);
+        self.line("(b3) curl --http2, TLS", &c2);
+        self.note_requests("(x)", &counted);
+        self.notes.push(format!(
+            "(x) the (b2) warm-cache report against the (t) TLS registry, a client (and its TLS \
+             handshakes) per run, over HTTP/1.1 (http1_only) and HTTP/2; the four runs of a \
+             round rotate their order; {} rounds.",
             self.cfg.rounds
         ));
     }

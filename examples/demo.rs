@@ -40,6 +40,7 @@ use sha2::{Digest as _, Sha256};
 /// removes: the curl-and-jq jobs, one typed call each.
 #[derive(Parser)]
 #[command(
+    name = "demo",
     version,
     after_help = "exit status: 0 success, 1 failure, 2 docker-registry missing or a usage error"
 )]

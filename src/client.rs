@@ -13,6 +13,7 @@ use reqwest::header::{HeaderMap, HeaderValue, USER_AGENT};
 use url::Url;
 
 use crate::auth::{Anonymous, Authenticator};
+use crate::cache::CacheConfig;
 use crate::error::Error;
 use crate::http::{scheme, tls};
 use crate::http::{Gates, Limits, RetryConfig, Warnings};
@@ -65,6 +66,8 @@ pub(crate) struct Inner {
     pub(crate) sync_downloads: bool,
     pub(crate) authenticator: Arc<dyn Authenticator>,
     pub(crate) allow_insecure_realm: bool,
+    /// The on-disk manifest and config cache, when one was asked for.
+    pub(crate) cache: Option<Arc<crate::cache::Store>>,
 }
 
 impl fmt::Debug for Client {
@@ -103,6 +106,7 @@ pub struct ClientBuilder {
     authenticator: Arc<dyn Authenticator>,
     allow_insecure_realm: bool,
     warnings: Warnings,
+    cache: Option<CacheConfig>,
 }
 
 impl Client {
@@ -148,6 +152,7 @@ impl Client {
             authenticator: Arc::new(Anonymous::new()),
             allow_insecure_realm: false,
             warnings: Warnings::default(),
+            cache: None,
         }
     }
 
@@ -466,6 +471,32 @@ impl ClientBuilder {
         self
     }
 
+    /// Keeps manifests and image configs in an on-disk, content-addressed
+    /// cache (default: none), so that a repeated
+    /// [`tag_report`](Client::tag_report), retention
+    /// [`plan`](crate::retention::Policy::plan) or
+    /// [`usage`](Client::usage) of unchanged tags costs a `HEAD` per tag
+    /// instead of a `GET` per manifest and config. Everything read from it
+    /// is verified again; see [`crate::cache`] for what it holds, its size
+    /// bound and how it fails.
+    ///
+    /// A path gives the defaults; [`CacheConfig`] sets the bound.
+    /// [`build`](Self::build) fails with [`Error::Invalid`] when the
+    /// directory is a symlink or holds one where the cache keeps a
+    /// directory; a directory that cannot be created or written is no
+    /// error (the registry answers instead).
+    ///
+    /// ```no_run
+    /// let client = dockreg::Client::builder("registry.example.com")
+    ///     .cache("/var/cache/dockreg")
+    ///     .build()?;
+    /// # Ok::<(), dockreg::Error>(())
+    /// ```
+    pub fn cache(mut self, cache: impl Into<CacheConfig>) -> Self {
+        self.cache = Some(cache.into());
+        self
+    }
+
     /// Calls `callback` with each OCI warning the registry sends
     /// (`Warning: 299 - "..."`, the distribution spec's way to tell the
     /// user something), once per distinct text per client, unquoted and
@@ -546,6 +577,10 @@ impl ClientBuilder {
             accept_invalid_certs: self.accept_invalid_certs,
             http1_only: self.http1_only,
         };
+        let cache = match &self.cache {
+            Some(config) => Some(Arc::new(crate::cache::Store::open(config)?)),
+            None => None,
+        };
         let (http, token_http) = match &self.http {
             Some(http) => (http.clone(), http.clone()),
             None => (
@@ -567,6 +602,7 @@ impl ClientBuilder {
                 sync_downloads: self.sync_downloads,
                 authenticator: self.authenticator,
                 allow_insecure_realm: self.allow_insecure_realm,
+                cache,
             }),
         })
     }

@@ -44,6 +44,7 @@
 //!   call hangs off ([`Client::repository`], [`Client::repository_for`]).
 //! - [`api`]: the endpoints, each an `impl Client` block.
 //! - [`auth`]: authenticators, the token flow, Docker credentials.
+//! - [`cache`]: the optional on-disk cache of manifests and configs.
 //! - [`models`]: serde types of everything the registry sends.
 //! - [`artifact`]: files pushed and pulled as one OCI artifact (ORAS style).
 //! - [`retention`]: which tags to keep and delete, as a plan, then applied.
@@ -79,6 +80,7 @@
 pub mod api;
 pub mod artifact;
 pub mod auth;
+pub mod cache;
 mod client;
 pub mod digest;
 mod error;

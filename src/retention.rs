@@ -44,7 +44,7 @@ use crate::client::Client;
 use crate::digest::Digest;
 use crate::error::Error;
 use crate::models::{Manifest, Platform};
-use crate::reference::{RepositoryName, TagOrDigest};
+use crate::reference::{RepositoryName, Tag};
 use crate::repository::Repository;
 use crate::transfer::image::blobs_of;
 use crate::Result;
@@ -423,11 +423,15 @@ impl Policy {
         }
         let concurrency = self.concurrency.max(1);
         // tag -> manifest, then each distinct digest -> date and blobs.
+        // With a cache, tags it knows are asked with a HEAD (see
+        // Client::tag_report).
         let tags: Vec<String> = client.tags(name).try_collect().await?;
+        let hints = client.tag_hints(name).await;
+        let hinted = &hints;
         let fetched: Vec<(String, Option<Manifest>)> = futures::stream::iter(tags)
             .map(|tag| async move {
-                let target: TagOrDigest = tag.parse()?;
-                match client.manifest(name, &target).await {
+                let target: Tag = tag.parse()?;
+                match client.tag_manifest(name, &target, hinted).await {
                     Ok(m) => Ok((tag, Some(m))),
                     // Deleted since the listing: not ours to decide.
                     Err(e) if e.is_not_found() => Ok((tag, None)),
@@ -437,6 +441,7 @@ impl Policy {
             .buffer_unordered(concurrency)
             .try_collect()
             .await?;
+        client.keep_tag_hints(hints).await;
         let mut manifests: BTreeMap<Digest, Manifest> = BTreeMap::new();
         let mut rows = Vec::new();
         let mut vanished = Vec::new();
@@ -653,8 +658,9 @@ async fn image(
     let entries = manifest.manifests();
     let children: Vec<Manifest> =
         futures::future::try_join_all(entries.iter().map(|entry| async move {
-            let by_digest = TagOrDigest::Digest(entry.digest.clone());
-            client.manifest(name, &by_digest).await
+            client
+                .manifest_by_digest(name, &entry.digest, Some(&entry.media_type))
+                .await
         }))
         .await?;
     let mut blobs = BTreeMap::new();

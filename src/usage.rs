@@ -44,9 +44,11 @@ use std::str::FromStr;
 
 use futures::{StreamExt, TryStreamExt};
 
+use crate::cache::Hints;
 use crate::client::Client;
 use crate::digest::Digest;
 use crate::error::Error;
+use crate::models::Manifest;
 use crate::reference::{RepositoryName, Tag, TagOrDigest};
 use crate::repository::Repository;
 use crate::transfer::image::blobs_of;
@@ -279,24 +281,45 @@ impl Scan {
     }
 }
 
+/// A manifest as a [`Node`], with its digest.
+fn node_of(manifest: &Manifest) -> Result<(Digest, Node)> {
+    let digest = manifest.digest()?;
+    let node = Node {
+        size: manifest.bytes().len() as u64,
+        blobs: blobs_of(manifest)
+            .into_iter()
+            .map(|b| (b.digest, b.size))
+            .collect(),
+        children: manifest
+            .manifests()
+            .iter()
+            .map(|d| d.digest.clone())
+            .collect(),
+    };
+    Ok((digest, node))
+}
+
 impl Client {
-    /// Fetches one manifest and makes it a [`Node`].
+    /// Fetches one manifest and makes it a [`Node`] (always from the
+    /// registry: it also says the repository holds it).
     async fn node(&self, name: &RepositoryName, reference: TagOrDigest) -> Result<(Digest, Node)> {
-        let manifest = self.manifest(name, &reference).await?;
-        let digest = manifest.digest()?;
-        let node = Node {
-            size: manifest.bytes().len() as u64,
-            blobs: blobs_of(&manifest)
-                .into_iter()
-                .map(|b| (b.digest, b.size))
-                .collect(),
-            children: manifest
-                .manifests()
-                .iter()
-                .map(|d| d.digest.clone())
-                .collect(),
+        node_of(&self.manifest(name, &reference).await?)
+    }
+
+    /// [`Client::node`] for the walk: a tag by `HEAD` and the cache when
+    /// `hints` say its manifest is likely cached, a digest (listed by an
+    /// index of the repository) from the cache when it holds it.
+    async fn walked_node(
+        &self,
+        name: &RepositoryName,
+        reference: TagOrDigest,
+        hints: &Hints,
+    ) -> Result<(Digest, Node)> {
+        let manifest = match reference {
+            TagOrDigest::Tag(tag) => self.tag_manifest(name, &tag, hints).await?,
+            TagOrDigest::Digest(digest) => self.manifest_by_digest(name, &digest, None).await?,
         };
-        Ok((digest, node))
+        node_of(&manifest)
     }
 
     /// Every tag of `name`, the manifest each points at, and the manifests
@@ -304,11 +327,16 @@ impl Client {
     /// requests at a time. A tag deleted since the listing is left out.
     async fn scan(&self, name: &RepositoryName, options: &UsageOptions) -> Result<Scan> {
         let mut scan = Scan::default();
+        let hints = self.tag_hints(name).await;
+        let hinted = &hints;
         let tagged: Vec<Option<(Tag, Digest, Node)>> = self
             .tags(name)
             .map(|tag| async move {
                 let tag: Tag = tag?.parse()?;
-                match self.node(name, TagOrDigest::Tag(tag.clone())).await {
+                match self
+                    .walked_node(name, TagOrDigest::Tag(tag.clone()), hinted)
+                    .await
+                {
                     Ok((digest, node)) => Ok(Some((tag, digest, node))),
                     Err(e) if e.is_not_found() => Ok(None),
                     Err(e) => Err(e),
@@ -317,6 +345,7 @@ impl Client {
             .buffer_unordered(options.in_flight())
             .try_collect()
             .await?;
+        self.keep_tag_hints(hints).await;
         for (tag, digest, node) in tagged.into_iter().flatten() {
             scan.tags.push((tag, digest.clone()));
             scan.manifests.entry(digest).or_insert(node);
@@ -329,13 +358,14 @@ impl Client {
             .flat_map(|n| n.children.iter().cloned())
             .collect();
         let mut queued: HashSet<Digest> = pending.iter().cloned().collect();
+        let no_hints = &Hints::default();
         while !pending.is_empty() {
             let batch: Vec<Digest> = pending
                 .drain(..)
                 .filter(|d| !scan.manifests.contains_key(d))
                 .collect();
             let fetched: Vec<(Digest, Node)> = futures::stream::iter(batch)
-                .map(|digest| self.node(name, TagOrDigest::Digest(digest)))
+                .map(|digest| self.walked_node(name, TagOrDigest::Digest(digest), no_hints))
                 .buffer_unordered(options.in_flight())
                 .try_collect()
                 .await?;

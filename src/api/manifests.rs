@@ -31,7 +31,11 @@ pub(crate) fn platform_entry<'m>(
 
 /// Checks a manifest against the digest it was fetched by and the one the
 /// registry announced, each with its own algorithm.
-fn verify(manifest: &Manifest, expected: [Option<&Digest>; 2], what: &str) -> Result<()> {
+pub(crate) fn verify_manifest(
+    manifest: &Manifest,
+    expected: [Option<&Digest>; 2],
+    what: &str,
+) -> Result<()> {
     for expected in expected.into_iter().flatten() {
         let actual = manifest.digest_with(expected.algorithm())?;
         if actual != *expected {
@@ -47,7 +51,7 @@ fn verify(manifest: &Manifest, expected: [Option<&Digest>; 2], what: &str) -> Re
 
 /// Refuses a manifest that names more child manifests or layers than
 /// `limits` allow ([`Error::TooMany`]), so that nothing it names is fetched.
-fn check_fan_out(manifest: &Manifest, limits: &Limits, what: &str) -> Result<()> {
+pub(crate) fn check_fan_out(manifest: &Manifest, limits: &Limits, what: &str) -> Result<()> {
     let counts = [
         (
             manifest.manifests().len(),
@@ -237,7 +241,7 @@ impl Client {
                 },
                 e => e,
             })?;
-        verify(
+        verify_manifest(
             &manifest,
             [reference.as_digest(), announced.as_ref()],
             &what,
@@ -256,32 +260,42 @@ impl Client {
         name: &RepositoryName,
         reference: &TagOrDigest,
     ) -> Result<Digest> {
+        match self.manifest_head(name, reference).await {
+            Ok(Some((announced, _))) => Ok(announced),
+            Ok(None) => self.digest_by_get(name, reference).await,
+            // A failed HEAD has no body to carry the registry's error code
+            // (MANIFEST_UNKNOWN, ...): a GET does, and a registry that
+            // refuses HEAD answers it.
+            Err(e) if e.status().is_some() && e.registry_errors().is_empty() => {
+                self.digest_by_get(name, reference).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `HEAD` of a manifest with every manifest type in `Accept`: the
+    /// registry's `Docker-Content-Digest` (`None` when it sends none) and
+    /// `Content-Type`. Asked by digest, the registry's digest must agree.
+    pub(crate) async fn manifest_head(
+        &self,
+        name: &RepositoryName,
+        reference: &TagOrDigest,
+    ) -> Result<Option<(Digest, Option<String>)>> {
         let url = self.repo_url(name, &format!("manifests/{reference}"));
         let what = format!("manifest HEAD {}", redact(&url));
         let head = Request::head(url)
             .accept(media_type::manifest_accept())
             .scope(Scope::pull(name));
-        let response = match self.send(head).await {
-            Ok(response) => response,
-            // A failed HEAD has no body to carry the registry's error code
-            // (MANIFEST_UNKNOWN, ...): a GET does, and a registry that
-            // refuses HEAD answers it.
-            Err(e) if e.status().is_some() && e.registry_errors().is_empty() => {
-                return self.digest_by_get(name, reference).await;
-            }
-            Err(e) => return Err(e),
+        let response = self.send(head).await?;
+        let Some(announced) = content_digest(response.headers(), &what)? else {
+            return Ok(None);
         };
-        match content_digest(response.headers(), &what)? {
-            Some(announced) => {
-                if let Some(asked) = reference.as_digest() {
-                    if *asked != announced {
-                        return Err(Error::digest_mismatch(what, asked.clone(), announced));
-                    }
-                }
-                Ok(announced)
+        if let Some(asked) = reference.as_digest() {
+            if *asked != announced {
+                return Err(Error::digest_mismatch(what, asked.clone(), announced));
             }
-            None => self.digest_by_get(name, reference).await,
         }
+        Ok(Some((announced, content_type(response.headers()))))
     }
 
     /// The digest of a manifest fetched whole (and verified).

@@ -61,7 +61,7 @@ impl Client {
 }
 pub use blobs::BlobStream;
 pub(crate) use blobs::{persist_beside, temp_beside};
-pub(crate) use manifests::platform_entry;
+pub(crate) use manifests::{check_fan_out, platform_entry, verify_manifest};
 pub use referrers::{referrers_tag, DeletePlan, FallbackTag, Referrers, ReferrersSource};
 pub(crate) use report::dated_entry;
 pub use report::{TagError, TagInfo, TagReport};

@@ -5,11 +5,12 @@ use std::time::SystemTime;
 
 use futures::TryStreamExt;
 
+use crate::cache::Hints;
 use crate::client::Client;
 use crate::digest::Digest;
 use crate::error::Error;
 use crate::models::{Descriptor, ImageConfig, Manifest, Platform};
-use crate::reference::{RepositoryName, Tag, TagOrDigest};
+use crate::reference::{RepositoryName, Tag};
 use crate::Result;
 
 /// One tag of a repository, as [`Client::tag_report`] lists it.
@@ -38,19 +39,36 @@ impl Client {
     /// manifest of `platform` (or the first one when none matches), and the
     /// image config. A manifest whose config is not an image config (an
     /// artifact) has no date.
+    ///
+    /// With a [cache](crate::ClientBuilder::cache), the manifest of the
+    /// chosen platform and the config come from it when it holds them; the
+    /// tag itself is always asked for (`GET`).
     pub async fn tag_info(
         &self,
         name: &RepositoryName,
         tag: &Tag,
         platform: &Platform,
     ) -> Result<TagInfo> {
-        let manifest = self.manifest(name, &TagOrDigest::Tag(tag.clone())).await?;
+        self.tag_info_with(name, tag, platform, &Hints::default())
+            .await
+    }
+
+    /// [`Client::tag_info`], asking for the tag by `HEAD` when `hints` say
+    /// its manifest is likely cached.
+    async fn tag_info_with(
+        &self,
+        name: &RepositoryName,
+        tag: &Tag,
+        platform: &Platform,
+        hints: &Hints,
+    ) -> Result<TagInfo> {
+        let manifest = self.tag_manifest(name, tag, hints).await?;
         let digest = manifest.digest()?;
         let image = if manifest.is_index() {
             let entry = dated_entry(&manifest, platform).ok_or_else(|| {
                 Error::protocol(format!("{name}:{tag}"), "an index without manifests")
             })?;
-            self.manifest(name, &TagOrDigest::Digest(entry.digest.clone()))
+            self.manifest_by_digest(name, &entry.digest, Some(&entry.media_type))
                 .await?
         } else {
             manifest.clone()
@@ -74,7 +92,7 @@ impl Client {
         name: &RepositoryName,
         image: &Manifest,
     ) -> Result<Option<ImageConfig>> {
-        match self.image_config(name, image).await {
+        match self.image_config_cached(name, image).await {
             Ok(config) => Ok(Some(config)),
             Err(Error::Decode { .. } | Error::TooLarge { .. } | Error::Protocol { .. }) => Ok(None),
             Err(e) => Err(e),
@@ -83,6 +101,13 @@ impl Client {
 
     /// Every tag of a repository with its digest and created date
     /// ([`Client::tag_info`]), `concurrency` tags at a time.
+    ///
+    /// With a [cache](crate::ClientBuilder::cache), a tag whose manifest the
+    /// last report cached is asked for with a `HEAD` (its digest), and its
+    /// manifest and config are read from the cache, verified: a repeated
+    /// report of unchanged tags costs the tag list and a `HEAD` per tag. A
+    /// tag the cache knows nothing of is fetched as without a cache (a `GET`
+    /// of its manifest and of its config), and kept.
     ///
     /// Only the tag listing failing fails the report. A tag that goes wrong
     /// on its own (deleted since the listing, a media type nobody knows, a
@@ -110,18 +135,22 @@ impl Client {
         platform: &Platform,
         concurrency: usize,
     ) -> Result<TagReport> {
-        let outcomes: Vec<(String, Result<TagInfo>)> = self
-            .tags(name)
-            .map_ok(|tag| async move {
-                let info = match tag.parse::<Tag>() {
-                    Ok(parsed) => self.tag_info(name, &parsed, platform).await,
-                    Err(e) => Err(e),
-                };
-                Ok::<_, Error>((tag, info))
-            })
-            .try_buffer_unordered(concurrency.max(1))
-            .try_collect()
-            .await?;
+        let hints = self.tag_hints(name).await;
+        let outcomes: Vec<(String, Result<TagInfo>)> = {
+            let hints = &hints;
+            self.tags(name)
+                .map_ok(|tag| async move {
+                    let info = match tag.parse::<Tag>() {
+                        Ok(parsed) => self.tag_info_with(name, &parsed, platform, hints).await,
+                        Err(e) => Err(e),
+                    };
+                    Ok::<_, Error>((tag, info))
+                })
+                .try_buffer_unordered(concurrency.max(1))
+                .try_collect()
+                .await?
+        };
+        self.keep_tag_hints(hints).await;
         let mut report = TagReport::default();
         for (tag, outcome) in outcomes {
             match outcome {

@@ -13,6 +13,7 @@ mod auth;
 mod auth_mock;
 mod base;
 mod blobs;
+mod cache;
 mod catalog;
 mod copy;
 mod delete;

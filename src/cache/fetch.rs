@@ -1,0 +1,227 @@
+//! The fetch paths of the report, retention planning and usage: a tag's
+//! manifest (by `HEAD` and the cache when it is likely cached, else by
+//! `GET`), manifests by digest and image configs, each from the cache when
+//! it holds them verified, else from the registry and then kept.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::hints::MAX_HINTS_BYTES;
+use super::{CacheStats, Hints, Store};
+use crate::api::{check_fan_out, verify_manifest};
+use crate::client::Client;
+use crate::digest::Digest;
+use crate::error::Error;
+use crate::models::{ImageConfig, Manifest, ManifestBody};
+use crate::reference::{RepositoryName, Tag, TagOrDigest};
+use crate::Result;
+
+/// Runs `f` with the store on the blocking pool; `None` when the pool
+/// could not run it (the runtime shutting down).
+async fn blocking<T: Send + 'static>(
+    store: &Arc<Store>,
+    f: impl FnOnce(&Store) -> T + Send + 'static,
+) -> Option<T> {
+    let store = Arc::clone(store);
+    tokio::task::spawn_blocking(move || f(&store)).await.ok()
+}
+
+impl Client {
+    /// What this client's cache did so far (hits, misses, writes, dropped
+    /// files, evictions, failures), shared by its clones; `None` without a
+    /// cache ([`ClientBuilder::cache`](crate::ClientBuilder::cache)).
+    pub fn cache_stats(&self) -> Option<CacheStats> {
+        self.inner.cache.as_ref().map(|s| s.stats())
+    }
+
+    fn store(&self) -> Option<&Arc<Store>> {
+        self.inner.cache.as_ref()
+    }
+
+    /// Keeps verified `bytes` as the entry of `digest` (nothing without a
+    /// cache). Waits for the write, so that a report's files are there when
+    /// it returns.
+    async fn keep(&self, digest: &Digest, bytes: Bytes) {
+        if let Some(store) = self.store() {
+            let digest = digest.clone();
+            blocking(store, move |s| s.put(&digest, &bytes)).await;
+        }
+    }
+
+    /// The tag hints of `name` (none without a cache), with those whose
+    /// manifest is in the cache marked.
+    pub(crate) async fn tag_hints(&self, name: &RepositoryName) -> Hints {
+        let Some(store) = self.store() else {
+            return Hints::default();
+        };
+        let key = Digest::sha256(format!("{}\n{name}", self.inner.base).as_bytes())
+            .hex()
+            .to_owned();
+        blocking(store, move |s| {
+            let text = s.read_tags(&key, MAX_HINTS_BYTES).unwrap_or_default();
+            let mut hints = Hints::parse(key, &text);
+            hints.cached = hints
+                .known
+                .iter()
+                .filter(|(_, d)| s.has(d))
+                .map(|(t, d)| (t.clone(), d.clone()))
+                .collect();
+            hints
+        })
+        .await
+        .unwrap_or_default()
+    }
+
+    /// Writes what a report saw as the next report's hints, when it changed.
+    pub(crate) async fn keep_tag_hints(&self, hints: Hints) {
+        let (Some(store), Some(key)) = (self.store(), hints.key.clone()) else {
+            return;
+        };
+        if let Some(text) = hints.to_write() {
+            blocking(store, move |s| s.write_tags(&key, &text)).await;
+        }
+    }
+
+    /// A tag's manifest. When a cache is set and `hints` say the tag's
+    /// manifest is likely in it: its digest by `HEAD` (every manifest type in
+    /// `Accept`), then the manifest of that digest from the cache, verified
+    /// (or by `GET` when it is not there). Otherwise a `GET` by tag, as
+    /// [`Client::manifest`], and the manifest is kept. Records the digest in
+    /// `hints`.
+    pub(crate) async fn tag_manifest(
+        &self,
+        name: &RepositoryName,
+        tag: &Tag,
+        hints: &Hints,
+    ) -> Result<Manifest> {
+        let reference = TagOrDigest::Tag(tag.clone());
+        if self.store().is_some() && hints.likely_cached(tag.as_str()) {
+            match self.manifest_head(name, &reference).await {
+                Ok(Some((digest, content_type))) => {
+                    let manifest = self
+                        .manifest_by_digest(name, &digest, content_type.as_deref())
+                        .await?;
+                    hints.record(tag.as_str(), &digest);
+                    return Ok(manifest);
+                }
+                // No digest announced: the GET below hashes the body.
+                Ok(None) => {}
+                // A failed HEAD has no body to say why; the GET's has.
+                Err(e) if e.status().is_some() && e.registry_errors().is_empty() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let manifest = self.manifest(name, &reference).await?;
+        if self.store().is_some() {
+            let digest = manifest.digest()?;
+            self.keep(&digest, manifest.bytes().clone()).await;
+            hints.record(tag.as_str(), &digest);
+        }
+        Ok(manifest)
+    }
+
+    /// The manifest with `digest`, read as `media_type` (the `Content-Type`
+    /// the registry gives it; `None`: from its body): from the cache when it
+    /// holds it and it verifies as [`Client::manifest`] verifies, else by
+    /// `GET` and then kept. The caller knows the repository holds it (a tag
+    /// or an index of the repository named it).
+    pub(crate) async fn manifest_by_digest(
+        &self,
+        name: &RepositoryName,
+        digest: &Digest,
+        media_type: Option<&str>,
+    ) -> Result<Manifest> {
+        let reference = TagOrDigest::Digest(digest.clone());
+        let Some(store) = self.store() else {
+            return self.manifest(name, &reference).await;
+        };
+        let (wanted, media_type, limits) = (
+            digest.clone(),
+            media_type.map(str::to_owned),
+            *self.limits(),
+        );
+        let cached = blocking(store, move |s| {
+            s.get(&wanted, limits.manifest, |bytes| {
+                let what = format!("cached manifest {wanted}");
+                let manifest = Manifest::from_bytes(bytes, media_type.as_deref())
+                    .map_err(|e| e.to_string())?;
+                verify_manifest(&manifest, [Some(&wanted), None], &what)
+                    .and_then(|()| check_fan_out(&manifest, &limits, &what))
+                    .map_err(|e| e.to_string())?;
+                Ok(manifest)
+            })
+        })
+        .await
+        .flatten();
+        if let Some(manifest) = cached {
+            return Ok(manifest);
+        }
+        let manifest = self.manifest(name, &reference).await?;
+        self.keep(digest, manifest.bytes().clone()).await;
+        Ok(manifest)
+    }
+
+    /// The blob with `digest` read whole (at most `limit` bytes, `size` when
+    /// known): from the cache when it holds it and its bytes hash to the
+    /// digest (and have the size), else from the registry, verified, and
+    /// then kept.
+    pub(crate) async fn blob_bytes_cached(
+        &self,
+        name: &RepositoryName,
+        digest: &Digest,
+        size: Option<u64>,
+        limit: u64,
+    ) -> Result<Bytes> {
+        let Some(store) = self.store() else {
+            return self.blob_bytes_sized(name, digest, size, limit).await;
+        };
+        let wanted = digest.clone();
+        let cached = blocking(store, move |s| {
+            s.get(&wanted, limit, |bytes| {
+                if size.is_some_and(|n| n != bytes.len() as u64) {
+                    return Err(format!("{} bytes, not {size:?}", bytes.len()));
+                }
+                let actual = Digest::compute(wanted.algorithm(), &bytes);
+                if actual != wanted {
+                    return Err(format!("its bytes hash to {actual}"));
+                }
+                Ok(bytes)
+            })
+        })
+        .await
+        .flatten();
+        if let Some(bytes) = cached {
+            return Ok(bytes);
+        }
+        // Verified against the digest (and size) while read.
+        let bytes = self.blob_bytes_sized(name, digest, size, limit).await?;
+        self.keep(digest, bytes.clone()).await;
+        Ok(bytes)
+    }
+
+    /// [`Client::image_config`] with the config blob from the cache when it
+    /// holds it.
+    pub(crate) async fn image_config_cached(
+        &self,
+        name: &RepositoryName,
+        manifest: &Manifest,
+    ) -> Result<ImageConfig> {
+        match manifest.body() {
+            ManifestBody::DockerV2(m) | ManifestBody::OciManifest(m) => {
+                let bytes = self
+                    .blob_bytes_cached(
+                        name,
+                        &m.config.digest,
+                        Some(m.config.size),
+                        self.limits().config,
+                    )
+                    .await?;
+                serde_json::from_slice(&bytes).map_err(|e| {
+                    Error::decode(format!("image config {} of {name}", m.config.digest), e)
+                })
+            }
+            _ => self.image_config(name, manifest).await,
+        }
+    }
+}
