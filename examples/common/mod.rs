@@ -84,6 +84,11 @@ pub struct Common {
     /// No progress bars and no notes; results and errors are still printed
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Do not use the on-disk cache of manifests and configs
+    /// ($XDG_CACHE_HOME/dockreg, else ~/.cache/dockreg; every cached byte
+    /// is verified again when read)
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 /// Parses the command line into `T` (an example's `clap::Parser`), with
@@ -211,6 +216,7 @@ impl Common {
             ca_cert: self.ca_cert.clone(),
             cert_dir: self.cert_dir.clone(),
             client_cert: self.client_cert.clone(),
+            no_cache: self.no_cache,
         }
     }
 }
@@ -225,6 +231,8 @@ pub struct EndFlags {
     pub ca_cert: Option<PathBuf>,
     pub cert_dir: Option<PathBuf>,
     pub client_cert: Option<PathBuf>,
+    /// `--no-cache`: no on-disk cache of manifests and configs.
+    pub no_cache: bool,
 }
 
 impl EndFlags {
@@ -235,6 +243,11 @@ impl EndFlags {
             .shared_authenticator(auth)
             .on_warning(print_warning)
             .http1_only(self.http1_only);
+        if !self.no_cache {
+            if let Some(dir) = dockreg::cache::CacheConfig::default_dir() {
+                builder = builder.cache(dockreg::cache::CacheConfig::new(dir));
+            }
+        }
         if self.plain_http {
             builder = builder.plain_http(true);
         }

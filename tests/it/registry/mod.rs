@@ -273,6 +273,8 @@ pub fn run_example(
     cmd.args(args)
         .env("DOCKER_CONFIG", scratch.path())
         .env("DOCKREG_CERTS_D", scratch.path().join("no-certs.d"))
+        // A cache of its own, empty, removed with the scratch directory.
+        .env("XDG_CACHE_HOME", scratch.path().join("cache"))
         .env("PATH", path)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
