@@ -14,10 +14,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use common::progress::Count;
 use common::{Common, Filter};
-use dockreg::api::TagInfo;
 use dockreg::models::Platform;
-use dockreg::{Reference, Tag};
-use futures::TryStreamExt;
+use dockreg::repository::ReportOptions;
+use dockreg::Reference;
 
 const DETAILS: &str = "\
 Plain output: one line per tag, `TAG DIGEST CREATED`, oldest first (then by
@@ -57,46 +56,16 @@ fn main() -> ExitCode {
             .common
             .client(args.reference.registry())?
             .repository_for(&args.reference)?;
-        // What Repository::tag_report does, tag by tag, so that the bar
-        // counts each tag as it is read.
         let count = Count::new(&args.common, "report", "tags", 0);
-        let (platform, count_ref) = (&args.platform, &count);
-        let outcomes: Vec<(String, dockreg::Result<TagInfo>)> = repo
-            .client()
-            .tags(repo.name())
-            .try_filter(|tag| std::future::ready(args.filter.matches(tag)))
-            .map_ok(|tag| {
-                count_ref.add_total(1);
-                let repo = &repo;
-                async move {
-                    let info = match tag.parse::<Tag>() {
-                        Ok(parsed) => repo.tag_info(parsed, platform).await,
-                        Err(e) => Err(e),
-                    };
-                    count_ref.inc();
-                    Ok::<_, dockreg::Error>((tag, info))
-                }
-            })
-            .try_buffer_unordered(args.concurrency)
-            .try_collect()
-            .await?;
+        let filter = args.filter.clone();
+        let options = ReportOptions::default()
+            .platform(args.platform.clone())
+            .concurrency(args.concurrency)
+            .filter(move |tag| filter.matches(tag))
+            .observer(count.report_observer());
+        let report = repo.tag_report(&options).await?;
         count.finish();
-        let mut rows = Vec::new();
-        let mut errors = Vec::new();
-        for (tag, outcome) in outcomes {
-            match outcome {
-                Ok(info) => rows.push(info),
-                Err(error) => errors.push((tag, error)),
-            }
-        }
-        rows.sort_by(|a, b| {
-            (a.created_at.is_none(), a.created_at, &a.tag).cmp(&(
-                b.created_at.is_none(),
-                b.created_at,
-                &b.tag,
-            ))
-        });
-        errors.sort_by(|a, b| a.0.cmp(&b.0));
+        let (rows, errors) = (report.rows, report.errors);
         let total = rows.len() + errors.len();
         for r in &rows {
             if args.common.json {
@@ -113,8 +82,12 @@ fn main() -> ExitCode {
         if errors.is_empty() {
             return Ok(ExitCode::SUCCESS);
         }
-        for (tag, error) in &errors {
-            eprintln!("error: {tag}: {}", common::one_line(&error.to_string()));
+        for failed in &errors {
+            eprintln!(
+                "error: {}: {}",
+                failed.tag,
+                common::one_line(&failed.error.to_string())
+            );
         }
         eprintln!("error: {} of {total} tags could not be read", errors.len());
         Ok(ExitCode::from(1))

@@ -49,6 +49,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::path::Path;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -56,8 +57,8 @@ use futures::Stream;
 use url::Url;
 
 use crate::api::{
-    BlobStream, BlobUpload, DeletePlan, PushOutcome, Referrers, TagInfo, TagReport, Untagged,
-    DEFAULT_CHUNK_SIZE,
+    BlobStream, BlobUpload, DeletePlan, PushOutcome, Referrers, ReportEvent, TagInfo, TagReport,
+    Untagged, DEFAULT_CHUNK_SIZE,
 };
 use crate::artifact::{Artifact, PulledArtifact, PushedArtifact};
 use crate::client::Client;
@@ -553,14 +554,47 @@ pub struct ReportOptions {
     pub platform: Platform,
     /// Tags looked at at once (default [`DEFAULT_CONCURRENCY`]).
     pub concurrency: usize,
+    filter: Option<Hook<TagFilter>>,
+    observer: Option<Hook<ReportObserver>>,
 }
+
+/// What [`ReportOptions::filter`] holds.
+type TagFilter = dyn Fn(&str) -> bool + Send + Sync;
+/// What [`ReportOptions::observer`] holds.
+type ReportObserver = dyn Fn(&ReportEvent<'_>) + Send + Sync;
 
 impl Default for ReportOptions {
     fn default() -> Self {
         ReportOptions {
             platform: Platform::new("linux", "amd64"),
             concurrency: DEFAULT_CONCURRENCY,
+            filter: None,
+            observer: None,
         }
+    }
+}
+
+/// A caller's function in an options struct: equal to itself only, shown
+/// as `<fn>`.
+struct Hook<F: ?Sized>(Arc<F>);
+
+impl<F: ?Sized> Clone for Hook<F> {
+    fn clone(&self) -> Self {
+        Hook(self.0.clone())
+    }
+}
+
+impl<F: ?Sized> PartialEq for Hook<F> {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl<F: ?Sized> Eq for Hook<F> {}
+
+impl<F: ?Sized> fmt::Debug for Hook<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<fn>")
     }
 }
 
@@ -574,6 +608,20 @@ impl ReportOptions {
     /// Tags looked at at once.
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);
+        self
+    }
+
+    /// Reports only the tags `keep` returns true for; the others are not
+    /// fetched at all.
+    pub fn filter(mut self, keep: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
+        self.filter = Some(Hook(Arc::new(keep)));
+        self
+    }
+
+    /// Calls `observer` with each tag listed and each tag read, as the
+    /// report goes (for a progress bar: listed is the total so far).
+    pub fn observer(mut self, observer: impl Fn(&ReportEvent<'_>) + Send + Sync + 'static) -> Self {
+        self.observer = Some(Hook(Arc::new(observer)));
         self
     }
 }
@@ -735,7 +783,13 @@ impl Repository {
     /// ```
     pub async fn tag_report(&self, options: &ReportOptions) -> Result<TagReport> {
         self.client
-            .tag_report(&self.name, &options.platform, options.concurrency)
+            .tag_report_observed(
+                &self.name,
+                &options.platform,
+                options.concurrency,
+                options.filter.as_ref().map(|f| &*f.0),
+                options.observer.as_ref().map(|o| &*o.0),
+            )
             .await
     }
 

@@ -242,7 +242,7 @@ impl Count {
     }
 
     /// Counts one for each tag of `name` whose manifest the library reads
-    /// (a `GET /v2/NAME/manifests/TAG` request span of its `tracing`
+    /// (a `GET` or, with the cache, `HEAD /v2/NAME/manifests/TAG` request span of its `tracing`
     /// instrumentation closing; each tag once, retries not counted again),
     /// for library calls that read every tag and tell no progress of their
     /// own (`retention::Policy::plan`). Installs the process's tracing
@@ -258,6 +258,23 @@ impl Count {
             bar: bar.clone(),
         };
         let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer));
+    }
+
+    /// An observer of a library tag report (`ReportOptions::observer`):
+    /// each tag listed adds one to the total, each tag read counts one.
+    pub fn report_observer(
+        &self,
+    ) -> impl Fn(&dockreg::api::ReportEvent<'_>) + Send + Sync + 'static {
+        let bar = self.bar.clone();
+        move |event| {
+            if let Some(bar) = &bar {
+                match event {
+                    dockreg::api::ReportEvent::Listed { .. } => bar.inc_length(1),
+                    dockreg::api::ReportEvent::Read { .. } => bar.inc(1),
+                    _ => {}
+                }
+            }
+        }
     }
 
     /// More items to do.
@@ -351,7 +368,8 @@ mod tag_reads {
             }
             let mut fields = Fields::default();
             attrs.record(&mut fields);
-            if fields.method != "GET" {
+            // GET, or HEAD when the cache holds the manifest.
+            if fields.method != "GET" && fields.method != "HEAD" {
                 return;
             }
             let Some((_, tag)) = fields.url.split_once(&self.marker) else {

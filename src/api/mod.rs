@@ -64,6 +64,6 @@ pub(crate) use blobs::{persist_beside, temp_beside};
 pub(crate) use manifests::{check_fan_out, platform_entry, verify_manifest};
 pub use referrers::{referrers_tag, DeletePlan, FallbackTag, Referrers, ReferrersSource};
 pub(crate) use report::dated_entry;
-pub use report::{TagError, TagInfo, TagReport};
+pub use report::{ReportEvent, TagError, TagInfo, TagReport};
 pub use untag::{Untagged, PLACEHOLDER_ARTIFACT_TYPE};
 pub use uploads::{BlobUpload, PushOutcome, DEFAULT_CHUNK_SIZE};

@@ -135,15 +135,39 @@ impl Client {
         platform: &Platform,
         concurrency: usize,
     ) -> Result<TagReport> {
+        self.tag_report_observed(name, platform, concurrency, None, None)
+            .await
+    }
+
+    /// [`Client::tag_report`] of the tags `keep` accepts (all without it),
+    /// telling `observer` of each tag listed and each tag read.
+    pub(crate) async fn tag_report_observed(
+        &self,
+        name: &RepositoryName,
+        platform: &Platform,
+        concurrency: usize,
+        keep: Option<&(dyn Fn(&str) -> bool + Send + Sync)>,
+        observer: Option<&(dyn Fn(&ReportEvent<'_>) + Send + Sync)>,
+    ) -> Result<TagReport> {
         let hints = self.tag_hints(name).await;
         let outcomes: Vec<(String, Result<TagInfo>)> = {
             let hints = &hints;
             self.tags(name)
+                .try_filter(|tag| std::future::ready(keep.is_none_or(|keep| keep(tag))))
                 .map_ok(|tag| async move {
+                    if let Some(observer) = observer {
+                        observer(&ReportEvent::Listed { tag: &tag });
+                    }
                     let info = match tag.parse::<Tag>() {
                         Ok(parsed) => self.tag_info_with(name, &parsed, platform, hints).await,
                         Err(e) => Err(e),
                     };
+                    if let Some(observer) = observer {
+                        observer(&ReportEvent::Read {
+                            tag: &tag,
+                            ok: info.is_ok(),
+                        });
+                    }
                     Ok::<_, Error>((tag, info))
                 })
                 .try_buffer_unordered(concurrency.max(1))
@@ -168,6 +192,26 @@ impl Client {
         report.errors.sort_by(|a, b| a.tag.cmp(&b.tag));
         Ok(report)
     }
+}
+
+/// What a tag report tells its observer
+/// ([`ReportOptions::observer`](crate::repository::ReportOptions::observer)),
+/// as it goes: a tag listed (the total grows page by page), a tag read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReportEvent<'a> {
+    /// A tag came from the listing (and the filter kept it).
+    Listed {
+        /// The tag, as the registry listed it.
+        tag: &'a str,
+    },
+    /// A tag was read: a row (`ok`) or an error of the report.
+    Read {
+        /// The tag.
+        tag: &'a str,
+        /// Whether it became a row.
+        ok: bool,
+    },
 }
 
 /// The entry of an index whose image dates a tag: `platform`'s, else the

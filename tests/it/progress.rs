@@ -133,7 +133,7 @@ async fn on_terminal(exe: &Path, args: &[String], pattern: &regex::Regex) -> Sho
         &script,
         format!(
             "unset REGISTRY_USERNAME REGISTRY_PASSWORD HTTP_PROXY HTTPS_PROXY ALL_PROXY http_proxy https_proxy all_proxy\n\
-             export DOCKER_CONFIG={config} DOCKREG_CERTS_D={config}/no-certs.d\n\
+             export DOCKER_CONFIG={config} DOCKREG_CERTS_D={config}/no-certs.d XDG_CACHE_HOME={config}/cache\n\
              cd {dir}\n\
              {command}\n\
              echo $? > {done}.tmp && mv {done}.tmp {done}\n\

@@ -573,3 +573,51 @@ async fn a_reference_reaches_the_registry_it_names() {
         image.manifest.bytes()
     );
 }
+
+/// `ReportOptions::filter` keeps tags out before anything is fetched, and
+/// the observer hears each tag listed and each tag read, in that order.
+#[test]
+fn a_report_filters_before_fetching_and_tells_its_observer() {
+    use std::sync::{Arc, Mutex};
+    let Some(reg) = registry::shared() else {
+        return;
+    };
+    let tags = ["keep-1", "keep-2", "skip-1"];
+    crate::delete::push_image(reg, "report/observed", "observed", &tags);
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let heard = seen.clone();
+    let options = dockreg::repository::ReportOptions::default()
+        .filter(|tag| tag.starts_with("keep-"))
+        .observer(move |event| {
+            let line = match event {
+                dockreg::api::ReportEvent::Listed { tag } => format!("listed {tag}"),
+                dockreg::api::ReportEvent::Read { tag, ok } => format!("read {tag} {ok}"),
+                _ => "other".to_owned(),
+            };
+            heard.lock().unwrap().push(line);
+        });
+    let repo = reg.client().repository("report/observed").unwrap();
+    let report = registry::run_async(
+        std::time::Duration::from_secs(60),
+        repo.tag_report(&options),
+    )
+    .unwrap();
+    let mut reported: Vec<String> = report.rows.iter().map(|r| r.tag.to_string()).collect();
+    reported.sort();
+    assert_eq!(reported, ["keep-1", "keep-2"]);
+    let mut events = seen.lock().unwrap().clone();
+    for tag in ["keep-1", "keep-2"] {
+        let listed = events
+            .iter()
+            .position(|e| *e == format!("listed {tag}"))
+            .expect("listed");
+        let read = events
+            .iter()
+            .position(|e| *e == format!("read {tag} true"))
+            .expect("read");
+        assert!(listed < read, "{events:?}");
+    }
+    events.sort();
+    assert_eq!(events.len(), 4, "{events:?}");
+    assert!(!events.iter().any(|e| e.contains("skip-1")), "{events:?}");
+}
