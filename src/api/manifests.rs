@@ -337,7 +337,9 @@ impl Client {
     /// The image configuration of a manifest: for Docker schema 2 and OCI
     /// manifests the config blob (fetched with its digest and size verified);
     /// for schema 1 the same facts (created, architecture, os, config) from
-    /// `history[0].v1Compatibility`.
+    /// `history[0].v1Compatibility`. With a
+    /// [cache](crate::ClientBuilder::cache), the config blob comes from it
+    /// when it holds it (verified again).
     ///
     /// An index or manifest list has no config: choose a platform first with
     /// [`Client::manifest_for_platform`]. That case is [`Error::Protocol`].
@@ -349,7 +351,7 @@ impl Client {
         match manifest.body() {
             ManifestBody::DockerV2(m) | ManifestBody::OciManifest(m) => {
                 let bytes = self
-                    .blob_bytes_sized(
+                    .blob_bytes_cached(
                         name,
                         &m.config.digest,
                         Some(m.config.size),

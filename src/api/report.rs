@@ -92,7 +92,7 @@ impl Client {
         name: &RepositoryName,
         image: &Manifest,
     ) -> Result<Option<ImageConfig>> {
-        match self.image_config_cached(name, image).await {
+        match self.image_config(name, image).await {
             Ok(config) => Ok(Some(config)),
             Err(Error::Decode { .. } | Error::TooLarge { .. } | Error::Protocol { .. }) => Ok(None),
             Err(e) => Err(e),

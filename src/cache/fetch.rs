@@ -12,8 +12,7 @@ use super::{CacheStats, Hints, Store};
 use crate::api::{check_fan_out, verify_manifest};
 use crate::client::Client;
 use crate::digest::Digest;
-use crate::error::Error;
-use crate::models::{ImageConfig, Manifest, ManifestBody};
+use crate::models::Manifest;
 use crate::reference::{RepositoryName, Tag, TagOrDigest};
 use crate::Result;
 
@@ -198,30 +197,5 @@ impl Client {
         let bytes = self.blob_bytes_sized(name, digest, size, limit).await?;
         self.keep(digest, bytes.clone()).await;
         Ok(bytes)
-    }
-
-    /// [`Client::image_config`] with the config blob from the cache when it
-    /// holds it.
-    pub(crate) async fn image_config_cached(
-        &self,
-        name: &RepositoryName,
-        manifest: &Manifest,
-    ) -> Result<ImageConfig> {
-        match manifest.body() {
-            ManifestBody::DockerV2(m) | ManifestBody::OciManifest(m) => {
-                let bytes = self
-                    .blob_bytes_cached(
-                        name,
-                        &m.config.digest,
-                        Some(m.config.size),
-                        self.limits().config,
-                    )
-                    .await?;
-                serde_json::from_slice(&bytes).map_err(|e| {
-                    Error::decode(format!("image config {} of {name}", m.config.digest), e)
-                })
-            }
-            _ => self.image_config(name, manifest).await,
-        }
     }
 }
