@@ -33,6 +33,19 @@ fn client_as(host: &str, server: &MockServer) -> Client {
         .expect("client")
 }
 
+/// Every tag of `name`, following the Link pages; `what` names the
+/// expectation when it fails.
+async fn all_tags(client: &Client, name: &str, what: &str) -> Vec<String> {
+    client
+        .repository(name)
+        .expect("repo")
+        .tags()
+        .map_ok(|t| t.to_string())
+        .try_collect()
+        .await
+        .expect(what)
+}
+
 fn oci_manifest() -> (Vec<u8>, String) {
     let body = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#.to_vec();
     let digest = dockreg::Digest::sha256(&body).to_string();
@@ -470,14 +483,7 @@ async fn quay_pages_of_50_with_an_opaque_next_page() {
         mock.respond_with(response).expect(1).mount(&server).await;
     }
     let client = client_as("quay.io", &server);
-    let got: Vec<String> = client
-        .repository("org/app")
-        .expect("repo")
-        .tags()
-        .map_ok(|t| t.to_string())
-        .try_collect()
-        .await
-        .expect("three pages");
+    let got = all_tags(&client, "org/app", "three pages").await;
     assert_eq!(got, tags);
 }
 
@@ -585,14 +591,7 @@ async fn artifactory_link_keeps_its_own_query_parameters() {
         .mount(&server)
         .await;
     let client = mock::client(&server);
-    let got: Vec<String> = client
-        .repository("docker-local/app")
-        .expect("repo")
-        .tags()
-        .map_ok(|t| t.to_string())
-        .try_collect()
-        .await
-        .expect("two pages");
+    let got = all_tags(&client, "docker-local/app", "two pages").await;
     assert_eq!(got, ["a", "b", "c"]);
 }
 
@@ -638,14 +637,7 @@ async fn nexus_link_with_the_internal_repository_prefix() {
         .mount(&server)
         .await;
     let client = mock::client(&server);
-    let got: Vec<String> = client
-        .repository("renovate/renovate")
-        .expect("repo")
-        .tags()
-        .map_ok(|t| t.to_string())
-        .try_collect()
-        .await
-        .expect("both pages");
+    let got = all_tags(&client, "renovate/renovate", "both pages").await;
     assert_eq!(got, ["32.1.0", "32.209.0-slim", "33.0.0"]);
 }
 
@@ -690,7 +682,6 @@ async fn pulp_schema1_served_as_troff() {
 /// `Connection: close` HTTP/1.1 exchange, keeping its Host header (so that
 /// the registry builds its URLs on the front's origin).
 fn relay(port: u16, req: &Request, path_and_query: &str) -> ResponseTemplate {
-    use std::io::{Read, Write};
     let mut head = format!("{} {path_and_query} HTTP/1.1\r\n", req.method);
     for (name, value) in &req.headers {
         let name = name.as_str();
@@ -699,37 +690,7 @@ fn relay(port: u16, req: &Request, path_and_query: &str) -> ResponseTemplate {
         }
         head.push_str(&format!("{name}: {}\r\n", value.to_str().unwrap_or("")));
     }
-    head.push_str(&format!(
-        "connection: close\r\ncontent-length: {}\r\n\r\n",
-        req.body.len()
-    ));
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect upstream");
-    stream.write_all(head.as_bytes()).expect("write head");
-    stream.write_all(&req.body).expect("write body");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read answer");
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("end of head");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut body = raw[split + 4..].to_vec();
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("status");
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    if headers
-        .iter()
-        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
-    {
-        body = dechunk(&body);
-    }
+    let (status, headers, body) = exchange(port, head, &req.body);
     let content_type = headers
         .iter()
         .find(|(k, _)| k == "content-type")
@@ -745,6 +706,45 @@ fn relay(port: u16, req: &Request, path_and_query: &str) -> ResponseTemplate {
         }
     }
     response
+}
+
+/// One `Connection: close` HTTP/1.1 exchange with `127.0.0.1:port`: `head`
+/// (request line and headers, each ending in CRLF) and `body` out; status,
+/// headers (names lower case) and the body (de-chunked) back.
+fn exchange(port: u16, mut head: String, body: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    use std::io::{Read, Write};
+    head.push_str(&format!(
+        "connection: close\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    ));
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect upstream");
+    stream.write_all(head.as_bytes()).expect("write head");
+    stream.write_all(body).expect("write body");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read answer");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("end of head");
+    let text = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = text.split("\r\n");
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let mut answer = raw[split + 4..].to_vec();
+    if headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
+    {
+        answer = dechunk(&answer);
+    }
+    (status, headers, answer)
 }
 
 fn dechunk(mut raw: &[u8]) -> Vec<u8> {
@@ -885,19 +885,8 @@ fn openshift_realm_on_the_registrys_own_origin_end_to_end() {
 /// The body the token server answers `GET /token?QUERY` with, asked with
 /// `authorization`.
 fn token_answer(port: u16, query: &str, authorization: &str) -> Vec<u8> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("token server");
     let head = format!(
-        "GET /token{query} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nauthorization: {authorization}\r\nconnection: close\r\n\r\n"
+        "GET /token{query} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nauthorization: {authorization}\r\n"
     );
-    stream.write_all(head.as_bytes()).expect("write");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read");
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("head") + 4;
-    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
-    if head.contains("transfer-encoding: chunked") {
-        dechunk(&raw[split..])
-    } else {
-        raw[split..].to_vec()
-    }
+    exchange(port, head, b"").2
 }
