@@ -36,14 +36,14 @@ fn attach_then_referrers_lists_the_sbom() {
     };
     let image = registry::run_async(
         std::time::Duration::from_secs(60),
-        push_image(reg, "oci-ex/app", "v1"),
+        push_image(reg, "ocix/app", "v1"),
     );
     let attach = registry::example("attach").unwrap();
     let referrers = registry::example("referrers").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let sbom = dir.path().join("sbom.json");
     std::fs::write(&sbom, br#"{"spdxVersion":"SPDX-2.3"}"#).unwrap();
-    let reference = format!("{}/oci-ex/app:v1", reg.host);
+    let reference = format!("{}/ocix/app:v1", reg.host);
 
     let out = registry::run_example(
         &attach,
@@ -122,7 +122,7 @@ fn push_artifact_and_pull_artifact_round_trip_and_refuse_escaping_titles() {
     std::fs::write(&a, b"alpha\n").unwrap();
     let b = src.path().join("b.bin");
     std::fs::write(&b, vec![9u8; 100_000]).unwrap();
-    let reference = format!("{}/oci-ex/docs:v1", reg.host);
+    let reference = format!("{}/ocix/docs:v1", reg.host);
 
     let out = registry::run_example(
         &push,
@@ -155,7 +155,7 @@ fn push_artifact_and_pull_artifact_round_trip_and_refuse_escaping_titles() {
         100_000
     );
 
-    let bad = format!("{}/oci-ex/docs:evil", reg.host);
+    let bad = format!("{}/ocix/docs:evil", reg.host);
     let out = registry::run_example(
         &push,
         &[
@@ -175,7 +175,7 @@ fn push_artifact_and_pull_artifact_round_trip_and_refuse_escaping_titles() {
     );
     let tags = registry::run_async(std::time::Duration::from_secs(30), async {
         reg.client()
-            .repository("oci-ex/docs")
+            .repository("ocix/docs")
             .unwrap()
             .tags_page(None, None)
             .await
