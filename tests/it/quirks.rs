@@ -46,6 +46,26 @@ async fn all_tags(client: &Client, name: &str, what: &str) -> Vec<String> {
         .expect(what)
 }
 
+/// The error of deleting a manifest of `repo` on `host`, which answers
+/// every `DELETE` with 405 `UNSUPPORTED` as Docker Hub and GHCR do.
+async fn refused_delete(host: &str, repo: &str) -> Error {
+    let server = mock::server().await;
+    Mock::given(method("DELETE"))
+        .respond_with(mock::json(
+            405,
+            "application/json",
+            r#"{"errors":[{"code":"UNSUPPORTED","message":"The operation is unsupported."}]}"#,
+        ))
+        .mount(&server)
+        .await;
+    let client = client_as(host, &server);
+    let repo = client.repository(repo).expect("repo");
+    let (_, digest) = oci_manifest();
+    repo.delete_manifest(digest.as_str())
+        .await
+        .expect_err("405")
+}
+
 fn oci_manifest() -> (Vec<u8>, String) {
     let body = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#.to_vec();
     let digest = dockreg::Digest::sha256(&body).to_string();
@@ -200,22 +220,7 @@ async fn docker_hub_has_no_catalog_and_says_where_to_look() {
 /// own API, not the registry's.
 #[tokio::test]
 async fn docker_hub_delete_names_hubs_own_api() {
-    let server = mock::server().await;
-    Mock::given(method("DELETE"))
-        .respond_with(mock::json(
-            405,
-            "application/json",
-            r#"{"errors":[{"code":"UNSUPPORTED","message":"The operation is unsupported."}]}"#,
-        ))
-        .mount(&server)
-        .await;
-    let client = client_as("registry-1.docker.io", &server);
-    let repo = client.repository("me/app").expect("repo");
-    let (_, digest) = oci_manifest();
-    let err = repo
-        .delete_manifest(digest.as_str())
-        .await
-        .expect_err("405");
+    let err = refused_delete("registry-1.docker.io", "me/app").await;
     let text = err.to_string();
     assert!(matches!(err, Error::RegistryHint { .. }), "{err:?}");
     assert!(text.contains("hub.docker.com"), "{text}");
@@ -277,22 +282,7 @@ async fn ghcr_public_pulls_take_an_anonymous_token() {
 /// the GitHub Packages API.
 #[tokio::test]
 async fn ghcr_delete_names_the_github_packages_api() {
-    let server = mock::server().await;
-    Mock::given(method("DELETE"))
-        .respond_with(mock::json(
-            405,
-            "application/json",
-            r#"{"errors":[{"code":"UNSUPPORTED","message":"The operation is unsupported."}]}"#,
-        ))
-        .mount(&server)
-        .await;
-    let client = client_as("ghcr.io", &server);
-    let repo = client.repository("owner/tool").expect("repo");
-    let (_, digest) = oci_manifest();
-    let err = repo
-        .delete_manifest(digest.as_str())
-        .await
-        .expect_err("405");
+    let err = refused_delete("ghcr.io", "owner/tool").await;
     let text = err.to_string();
     assert!(matches!(err, Error::RegistryHint { .. }), "{err:?}");
     assert!(text.contains("use the GitHub Packages API"), "{text}");
