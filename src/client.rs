@@ -67,7 +67,7 @@ pub(crate) struct Inner {
     pub(crate) authenticator: Arc<dyn Authenticator>,
     pub(crate) allow_insecure_realm: bool,
     /// The on-disk manifest and config cache, when one was asked for.
-    pub(crate) cache: Option<Arc<crate::cache::Store>>,
+    pub(crate) cache: Option<crate::cache::Cache>,
 }
 
 impl fmt::Debug for Client {
@@ -578,7 +578,7 @@ impl ClientBuilder {
             http1_only: self.http1_only,
         };
         let cache = match &self.cache {
-            Some(config) => Some(Arc::new(crate::cache::Store::open(config)?)),
+            Some(config) => Some(crate::cache::Cache::new(crate::cache::Store::open(config)?)),
             None => None,
         };
         let (http, token_http) = match &self.http {

@@ -484,6 +484,7 @@ impl Policy {
             .collect();
         let freed_bytes = freed.values().fold(0u64, |sum, n| sum.saturating_add(*n));
         let manifests = doomed.into_iter().cloned().collect();
+        client.cache_settled().await;
         Ok(Plan {
             repository: name.clone(),
             tags,

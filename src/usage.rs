@@ -378,6 +378,7 @@ impl Client {
                 scan.manifests.insert(digest, node);
             }
         }
+        self.cache_settled().await;
         Ok(scan)
     }
 

@@ -348,6 +348,19 @@ impl Client {
         name: &RepositoryName,
         manifest: &Manifest,
     ) -> Result<ImageConfig> {
+        let config = self.read_image_config(name, manifest).await;
+        self.cache_settled().await;
+        config
+    }
+
+    /// [`Client::image_config`], leaving the cache's write of the config to
+    /// the caller's [`Client::cache_settled`] (a report settles once, at
+    /// its end).
+    pub(crate) async fn read_image_config(
+        &self,
+        name: &RepositoryName,
+        manifest: &Manifest,
+    ) -> Result<ImageConfig> {
         match manifest.body() {
             ManifestBody::DockerV2(m) | ManifestBody::OciManifest(m) => {
                 let bytes = self

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::hints::MAX_HINTS_BYTES;
-use super::{CacheStats, Hints, Store};
+use super::{Cache, CacheStats, Hints, Store};
 use crate::api::{check_fan_out, verify_manifest};
 use crate::client::Client;
 use crate::digest::Digest;
@@ -31,20 +31,27 @@ impl Client {
     /// files, evictions, failures), shared by its clones; `None` without a
     /// cache ([`ClientBuilder::cache`](crate::ClientBuilder::cache)).
     pub fn cache_stats(&self) -> Option<CacheStats> {
-        self.inner.cache.as_ref().map(|s| s.stats())
+        self.inner.cache.as_ref().map(|c| c.store().stats())
     }
 
     fn store(&self) -> Option<&Arc<Store>> {
-        self.inner.cache.as_ref()
+        self.inner.cache.as_ref().map(Cache::store)
     }
 
     /// Keeps verified `bytes` as the entry of `digest` (nothing without a
-    /// cache). Waits for the write, so that a report's files are there when
-    /// it returns.
+    /// cache), written in the background: see [`Client::cache_settled`].
     async fn keep(&self, digest: &Digest, bytes: Bytes) {
-        if let Some(store) = self.store() {
-            let digest = digest.clone();
-            blocking(store, move |s| s.put(&digest, &bytes)).await;
+        if let Some(cache) = &self.inner.cache {
+            cache.put(digest.clone(), bytes).await;
+        }
+    }
+
+    /// Waits for the cache writes asked for so far: what a call that
+    /// fetched through the cache does before it returns, so that its files
+    /// are there when it does (and a process that exits next loses none).
+    pub(crate) async fn cache_settled(&self) {
+        if let Some(cache) = &self.inner.cache {
+            cache.settled().await;
         }
     }
 
@@ -72,13 +79,14 @@ impl Client {
         .unwrap_or_default()
     }
 
-    /// Writes what a report saw as the next report's hints, when it changed.
+    /// Writes what a report saw as the next report's hints, when it
+    /// changed (in the background, after the entries asked for before).
     pub(crate) async fn keep_tag_hints(&self, hints: Hints) {
-        let (Some(store), Some(key)) = (self.store(), hints.key.clone()) else {
+        let (Some(cache), Some(key)) = (&self.inner.cache, hints.key.clone()) else {
             return;
         };
         if let Some(text) = hints.to_write() {
-            blocking(store, move |s| s.write_tags(&key, &text)).await;
+            cache.write_tags(key, text).await;
         }
     }
 

@@ -70,11 +70,13 @@
 mod fetch;
 mod hints;
 mod store;
+mod writer;
 
 use std::path::{Path, PathBuf};
 
 pub(crate) use hints::Hints;
 pub(crate) use store::Store;
+pub(crate) use writer::Cache;
 
 /// Default of [`CacheConfig::max_bytes`]: 256 MiB.
 pub const DEFAULT_MAX_BYTES: u64 = 256 << 20;

@@ -308,8 +308,9 @@ impl Store {
     fn drop_entry(&self, path: &Path, id: Option<FileId>, digest: &Digest, reason: &str) {
         crate::trace::warning!(digest = %digest, reason = %reason, "cache entry dropped; fetching it again");
         let _ = (digest, reason);
-        bump(&self.counters.dropped);
         bump(&self.counters.misses);
+        // Counted as dropped by whoever removes it: this reader, another
+        // one, or an eviction that found it first.
         let Ok(meta) = fs::symlink_metadata(path) else {
             return;
         };
@@ -320,8 +321,10 @@ impl Store {
             } else {
                 fs::remove_file(path)
             };
-            if removed.is_err() {
-                bump(&self.counters.errors);
+            match removed {
+                Ok(()) => bump(&self.counters.dropped),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(_) => bump(&self.counters.errors),
             }
         }
     }

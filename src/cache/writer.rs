@@ -1,0 +1,119 @@
+//! The cache's writes, made by one thread of its own in the order they were
+//! asked for: a report's tags never wait on the disk, and the files of one
+//! directory are not created by many threads at once (each create takes the
+//! directory's lock). A call that fetched through the cache settles the
+//! writes before it returns, so that its files are there when it does.
+
+use std::sync::{mpsc, Arc, Mutex};
+
+use bytes::Bytes;
+use futures::channel::oneshot;
+
+use super::Store;
+use crate::digest::Digest;
+
+/// One write, or a mark to answer once every write before it is done.
+enum Job {
+    Put(Digest, Bytes),
+    Tags(String, Vec<u8>),
+    Settled(oneshot::Sender<()>),
+}
+
+impl Job {
+    /// Does the job on the calling thread.
+    fn run(self, store: &Store) {
+        match self {
+            Job::Put(digest, bytes) => store.put(&digest, &bytes),
+            Job::Tags(name, bytes) => store.write_tags(&name, &bytes),
+            Job::Settled(done) => {
+                let _ = done.send(());
+            }
+        }
+    }
+}
+
+/// The store and its writing thread, started with the first write. The
+/// thread ends when the writer is dropped (with the client), after the
+/// writes already asked for.
+pub(crate) struct Cache {
+    store: Arc<Store>,
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+}
+
+impl Cache {
+    pub(crate) fn new(store: Store) -> Cache {
+        Cache {
+            store: Arc::new(store),
+            jobs: Mutex::new(None),
+        }
+    }
+
+    pub(crate) fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// Hands `job` to the writing thread (started when there is none), or
+    /// gives it back when no thread can take it.
+    fn send(&self, job: Job) -> Result<(), Job> {
+        let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        if jobs.is_none() {
+            let (tx, rx) = mpsc::channel::<Job>();
+            let store = Arc::clone(&self.store);
+            let started = std::thread::Builder::new()
+                .name("dockreg-cache".into())
+                .spawn(move || {
+                    for job in rx {
+                        job.run(&store);
+                    }
+                });
+            if started.is_err() {
+                return Err(job);
+            }
+            *jobs = Some(tx);
+        }
+        let sent = jobs.as_ref().map(|tx| tx.send(job));
+        match sent {
+            Some(Ok(())) => Ok(()),
+            // The thread is gone (it panicked): the next job starts another.
+            Some(Err(mpsc::SendError(job))) => {
+                *jobs = None;
+                Err(job)
+            }
+            None => unreachable!("set above"),
+        }
+    }
+
+    /// Queues `job`; when no thread takes it, does it on the blocking pool
+    /// and waits for it.
+    async fn queue(&self, job: Job) {
+        if let Err(job) = self.send(job) {
+            let store = Arc::clone(&self.store);
+            let _ = tokio::task::spawn_blocking(move || job.run(&store)).await;
+        }
+    }
+
+    /// Keeps verified `bytes` as the entry of `digest`, in the background.
+    pub(crate) async fn put(&self, digest: Digest, bytes: Bytes) {
+        self.queue(Job::Put(digest, bytes)).await;
+    }
+
+    /// Replaces `tags/NAME`, in the background.
+    pub(crate) async fn write_tags(&self, name: String, bytes: Vec<u8>) {
+        self.queue(Job::Tags(name, bytes)).await;
+    }
+
+    /// Waits until every write asked for so far is done (or failed, which
+    /// the stats count).
+    pub(crate) async fn settled(&self) {
+        let (done, wait) = oneshot::channel();
+        self.queue(Job::Settled(done)).await;
+        // A thread that died drops the sender: nothing is left to wait for.
+        let _ = wait.await;
+    }
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache").finish_non_exhaustive()
+    }
+}
