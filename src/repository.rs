@@ -554,8 +554,15 @@ pub struct ReportOptions {
     pub platform: Platform,
     /// Tags looked at at once (default [`DEFAULT_CONCURRENCY`]).
     pub concurrency: usize,
-    filter: Option<Hook<TagFilter>>,
-    observer: Option<Hook<ReportObserver>>,
+    /// Whether a tag's digest, media type and date may come from the tag
+    /// listing itself when the registry puts them there (Google's
+    /// registries do: [`TagList::manifests`](crate::models::TagList::manifests)),
+    /// sparing that tag's manifest and config requests (default `true`).
+    /// A row dated so has no [`platform`](crate::api::TagInfo::platform);
+    /// set `false` to read every manifest and config.
+    pub from_listing: bool,
+    pub(crate) filter: Option<Hook<TagFilter>>,
+    pub(crate) observer: Option<Hook<ReportObserver>>,
 }
 
 /// What [`ReportOptions::filter`] holds.
@@ -568,6 +575,7 @@ impl Default for ReportOptions {
         ReportOptions {
             platform: Platform::new("linux", "amd64"),
             concurrency: DEFAULT_CONCURRENCY,
+            from_listing: true,
             filter: None,
             observer: None,
         }
@@ -576,7 +584,7 @@ impl Default for ReportOptions {
 
 /// A caller's function in an options struct: equal to itself only, shown
 /// as `<fn>`.
-struct Hook<F: ?Sized>(Arc<F>);
+pub(crate) struct Hook<F: ?Sized>(pub(crate) Arc<F>);
 
 impl<F: ?Sized> Clone for Hook<F> {
     fn clone(&self) -> Self {
@@ -608,6 +616,13 @@ impl ReportOptions {
     /// Tags looked at at once.
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);
+        self
+    }
+
+    /// Whether dates may come from the tag listing: see
+    /// [`ReportOptions::from_listing`](#structfield.from_listing).
+    pub fn from_listing(mut self, yes: bool) -> Self {
+        self.from_listing = yes;
         self
     }
 
@@ -782,15 +797,7 @@ impl Repository {
     /// # Ok(()) }
     /// ```
     pub async fn tag_report(&self, options: &ReportOptions) -> Result<TagReport> {
-        self.client
-            .tag_report_observed(
-                &self.name,
-                &options.platform,
-                options.concurrency,
-                options.filter.as_ref().map(|f| &*f.0),
-                options.observer.as_ref().map(|o| &*o.0),
-            )
-            .await
+        self.client.report(&self.name, options).await
     }
 
     // ---- manifests ----------------------------------------------------------

@@ -4,12 +4,12 @@ use crate::auth::Scope;
 use crate::client::Client;
 use crate::error::Error;
 use crate::http::{fetch_page, page_url, Page, Paginated};
-use crate::models::Catalog;
+use crate::models::{Catalog, ListedManifest};
 use crate::Result;
 
-fn decode(body: &[u8], what: &str) -> Result<Vec<String>> {
+fn decode(body: &[u8], what: &str) -> Result<(Vec<String>, Vec<ListedManifest>)> {
     serde_json::from_slice::<Catalog>(body)
-        .map(|c| c.repositories)
+        .map(|c| (c.repositories, Vec::new()))
         .map_err(|e| Error::decode(format!("catalog from {what}"), e))
 }
 

@@ -1,6 +1,7 @@
 //! Every tag of a repository with its digest and created date: the report
 //! people script with curl and jq, as one call.
 
+use std::collections::HashMap;
 use std::time::SystemTime;
 
 use futures::TryStreamExt;
@@ -9,8 +10,11 @@ use crate::cache::Hints;
 use crate::client::Client;
 use crate::digest::Digest;
 use crate::error::Error;
-use crate::models::{Descriptor, ImageConfig, Manifest, Platform};
+use crate::models::{
+    format_rfc3339, media_type, Descriptor, ImageConfig, ListedManifest, Manifest, Platform,
+};
 use crate::reference::{RepositoryName, Tag};
+use crate::repository::ReportOptions;
 use crate::Result;
 
 /// One tag of a repository, as [`Client::tag_report`] lists it.
@@ -25,12 +29,14 @@ pub struct TagInfo {
     /// The media type of that manifest.
     pub media_type: String,
     /// The image's created date as its config states it (for an index: the
-    /// chosen platform's image), when it has one.
+    /// chosen platform's image), when it has one; or as the tag listing
+    /// states it (see [`ReportOptions::from_listing`]).
     pub created: Option<String>,
     /// `created`, parsed (not serialized: `created` says it).
     #[serde(skip)]
     pub created_at: Option<SystemTime>,
-    /// The platform of the image the date comes from.
+    /// The platform of the image the date comes from (`None` when the date
+    /// came from the tag listing, which names no platform).
     pub platform: Option<Platform>,
 }
 
@@ -49,8 +55,11 @@ impl Client {
         tag: &Tag,
         platform: &Platform,
     ) -> Result<TagInfo> {
-        self.tag_info_with(name, tag, platform, &Hints::default())
-            .await
+        let info = self
+            .tag_info_with(name, tag, platform, &Hints::default())
+            .await;
+        self.cache_settled().await;
+        info
     }
 
     /// [`Client::tag_info`], asking for the tag by `HEAD` when `hints` say
@@ -92,7 +101,7 @@ impl Client {
         name: &RepositoryName,
         image: &Manifest,
     ) -> Result<Option<ImageConfig>> {
-        match self.image_config(name, image).await {
+        match self.read_image_config(name, image).await {
             Ok(config) => Ok(Some(config)),
             Err(Error::Decode { .. } | Error::TooLarge { .. } | Error::Protocol { .. }) => Ok(None),
             Err(e) => Err(e),
@@ -108,6 +117,14 @@ impl Client {
     /// report of unchanged tags costs the tag list and a `HEAD` per tag. A
     /// tag the cache knows nothing of is fetched as without a cache (a `GET`
     /// of its manifest and of its config), and kept.
+    ///
+    /// A registry whose tag listing carries each manifest's digest, media
+    /// type and creation time (Google's `gcr.io` and `*.pkg.dev`: see
+    /// [`TagList::manifests`](crate::models::TagList::manifests)) dates its
+    /// image tags from the listing alone, with no request per tag; an
+    /// index, a tag the listing gives no time for, or a tag two of its
+    /// entries claim is read as above. [`ReportOptions::from_listing`]
+    /// turns this off.
     ///
     /// Only the tag listing failing fails the report. A tag that goes wrong
     /// on its own (deleted since the listing, a media type nobody knows, a
@@ -135,31 +152,53 @@ impl Client {
         platform: &Platform,
         concurrency: usize,
     ) -> Result<TagReport> {
-        self.tag_report_observed(name, platform, concurrency, None, None)
-            .await
+        let options = ReportOptions::default()
+            .platform(platform.clone())
+            .concurrency(concurrency);
+        self.report(name, &options).await
     }
 
-    /// [`Client::tag_report`] of the tags `keep` accepts (all without it),
-    /// telling `observer` of each tag listed and each tag read.
-    pub(crate) async fn tag_report_observed(
+    /// [`Client::tag_report`] as `options` say: the tags its filter keeps,
+    /// telling its observer of each tag listed and each tag read, dates
+    /// from the listing when it has them and `options.from_listing`.
+    pub(crate) async fn report(
         &self,
         name: &RepositoryName,
-        platform: &Platform,
-        concurrency: usize,
-        keep: Option<&(dyn Fn(&str) -> bool + Send + Sync)>,
-        observer: Option<&(dyn Fn(&ReportEvent<'_>) + Send + Sync)>,
+        options: &ReportOptions,
     ) -> Result<TagReport> {
+        let keep = options.filter.as_ref().map(|f| &*f.0);
+        let observer = options.observer.as_ref().map(|o| &*o.0);
+        let platform = &options.platform;
         let hints = self.tag_hints(name).await;
         let outcomes: Vec<(String, Result<TagInfo>)> = {
             let hints = &hints;
             self.tags(name)
-                .try_filter(|tag| std::future::ready(keep.is_none_or(|keep| keep(tag))))
-                .map_ok(|tag| async move {
+                .pages()
+                .map_ok(|page| {
+                    let listed = listed_by_tag(&page.manifests);
+                    let rows: Vec<(String, Option<ListedManifest>)> = page
+                        .items
+                        .into_iter()
+                        .map(|tag| {
+                            let entry = listed.get(tag.as_str()).copied().flatten().cloned();
+                            (tag, entry)
+                        })
+                        .collect();
+                    futures::stream::iter(rows.into_iter().map(Ok::<_, Error>))
+                })
+                .try_flatten()
+                .try_filter(|(tag, _)| std::future::ready(keep.is_none_or(|keep| keep(tag))))
+                .map_ok(|(tag, listed)| async move {
                     if let Some(observer) = observer {
                         observer(&ReportEvent::Listed { tag: &tag });
                     }
                     let info = match tag.parse::<Tag>() {
-                        Ok(parsed) => self.tag_info_with(name, &parsed, platform, hints).await,
+                        Ok(parsed) => match listed.filter(|_| options.from_listing) {
+                            Some(entry) if dated_by_listing(&entry) => {
+                                Ok(info_from_listing(parsed, entry))
+                            }
+                            _ => self.tag_info_with(name, &parsed, platform, hints).await,
+                        },
                         Err(e) => Err(e),
                     };
                     if let Some(observer) = observer {
@@ -170,11 +209,12 @@ impl Client {
                     }
                     Ok::<_, Error>((tag, info))
                 })
-                .try_buffer_unordered(concurrency.max(1))
+                .try_buffer_unordered(options.concurrency.max(1))
                 .try_collect()
                 .await?
         };
         self.keep_tag_hints(hints).await;
+        self.cache_settled().await;
         let mut report = TagReport::default();
         for (tag, outcome) in outcomes {
             match outcome {
@@ -191,6 +231,50 @@ impl Client {
         });
         report.errors.sort_by(|a, b| a.tag.cmp(&b.tag));
         Ok(report)
+    }
+}
+
+/// The listed manifest of each tag a page's `manifest` map names: `None`
+/// for a tag two entries claim (the listing contradicts itself, so the
+/// tag is read as without it).
+fn listed_by_tag(listed: &[ListedManifest]) -> HashMap<&str, Option<&ListedManifest>> {
+    let mut by_tag: HashMap<&str, Option<&ListedManifest>> = HashMap::new();
+    for entry in listed {
+        for tag in &entry.tags {
+            by_tag
+                .entry(tag.as_str())
+                .and_modify(|seen| {
+                    if seen.is_some_and(|s| s.digest != entry.digest) {
+                        *seen = None;
+                    }
+                })
+                .or_insert(Some(entry));
+        }
+    }
+    by_tag
+}
+
+/// Whether a listed manifest dates its tag: an image manifest (an index's
+/// date is its chosen platform's image, which the listing does not name)
+/// with a creation time.
+fn dated_by_listing(entry: &ListedManifest) -> bool {
+    let image = matches!(
+        entry.media_type.as_deref(),
+        Some(media_type::DOCKER_MANIFEST_V2 | media_type::OCI_MANIFEST)
+    );
+    image && entry.created_ms.is_some()
+}
+
+/// The row of a tag the listing dates ([`dated_by_listing`]).
+fn info_from_listing(tag: Tag, entry: ListedManifest) -> TagInfo {
+    let created_at = entry.created();
+    TagInfo {
+        tag,
+        digest: entry.digest,
+        media_type: entry.media_type.unwrap_or_default(),
+        created: created_at.map(format_rfc3339),
+        created_at,
+        platform: None,
     }
 }
 

@@ -4,13 +4,13 @@ use crate::auth::Scope;
 use crate::client::Client;
 use crate::error::Error;
 use crate::http::{fetch_page, page_url, Page, Paginated};
-use crate::models::TagList;
+use crate::models::{ListedManifest, TagList};
 use crate::reference::RepositoryName;
 use crate::Result;
 
-fn decode(body: &[u8], what: &str) -> Result<Vec<String>> {
+fn decode(body: &[u8], what: &str) -> Result<(Vec<String>, Vec<ListedManifest>)> {
     serde_json::from_slice::<TagList>(body)
-        .map(|t| t.tags)
+        .map(|t| (t.tags, t.manifests))
         .map_err(|e| Error::decode(format!("tag list from {what}"), e))
 }
 

@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::http::headers::shown;
 use crate::http::next_link;
 use crate::http::{retain_query, Request};
-use crate::models::ErrorCode;
+use crate::models::{ErrorCode, ListedManifest};
 use crate::Result;
 
 /// The largest `n` the CNCF registry accepts; a stream asked for larger pages
@@ -30,10 +30,15 @@ pub struct Page {
     pub items: Vec<String>,
     /// The next page's URL from the `Link` header, when there is one.
     pub next: Option<Url>,
+    /// Of a tag listing, what the page says of the manifests its tags name
+    /// ([`TagList::manifests`](crate::models::TagList::manifests); only
+    /// Google's registries send it). Empty otherwise.
+    pub manifests: Vec<ListedManifest>,
 }
 
-/// Decodes a page body into its entries; the `&str` names the request.
-pub(crate) type Decode = fn(&[u8], &str) -> Result<Vec<String>>;
+/// Decodes a page body into its entries and listed manifests; the `&str`
+/// names the request.
+pub(crate) type Decode = fn(&[u8], &str) -> Result<(Vec<String>, Vec<ListedManifest>)>;
 
 /// A stream of every entry of a paginated list, fetched page by page as it
 /// is consumed, following the registry's `Link` headers.
@@ -346,8 +351,12 @@ pub(crate) async fn fetch_page(
     let next = next_link(&fetched.headers, &url)?;
     let body = fetched.body;
     let what = format!("GET {}", crate::http::redact::redact(&url));
-    let items = decode(&body, &what)?;
-    Ok(Page { items, next })
+    let (items, manifests) = decode(&body, &what)?;
+    Ok(Page {
+        items,
+        next,
+        manifests,
+    })
 }
 
 /// The first URL of a list: `n` and `last` when given.

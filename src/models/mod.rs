@@ -14,12 +14,12 @@ pub use config::{ContainerConfig, History, ImageConfig, RootFs};
 pub use descriptor::{Descriptor, Platform};
 pub use error::{ErrorCode, ErrorEnvelope, RegistryError};
 pub use jws::{KeyId, SignatureError};
-pub use lists::{Catalog, TagList};
+pub use lists::{Catalog, ListedManifest, TagList};
 pub use manifest::{ImageIndex, ImageManifest, Manifest, ManifestBody};
 pub use schema1::{
     signed_payload, FsLayer, Schema1History, Schema1Manifest, Signature, V1Compatibility,
 };
-pub use time::parse_rfc3339;
+pub use time::{format_rfc3339, parse_rfc3339};
 
 use serde::{Deserialize, Deserializer};
 

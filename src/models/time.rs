@@ -103,6 +103,57 @@ pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
     }
 }
 
+/// Writes `t` as RFC 3339 in UTC: `2020-07-28T00:19:37.054Z`, to the
+/// millisecond, with no fraction when the milliseconds are zero
+/// (`2026-12-01T11:05:00Z`). The inverse of [`parse_rfc3339`] for such
+/// times.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// let t = UNIX_EPOCH + Duration::from_millis(1_595_895_577_054);
+/// assert_eq!(dockreg::models::format_rfc3339(t), "2020-07-28T00:19:37.054Z");
+/// assert_eq!(dockreg::models::parse_rfc3339("2020-07-28T00:19:37.054Z"), Some(t));
+/// ```
+pub fn format_rfc3339(t: SystemTime) -> String {
+    let (secs, millis) = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => (d.as_secs() as i64, d.subsec_millis()),
+        Err(e) => {
+            // Before 1970: whole seconds down, the rest as milliseconds up.
+            let d = e.duration();
+            let ms = d.subsec_millis();
+            let secs = -(d.as_secs() as i64) - i64::from(ms > 0);
+            (secs, if ms > 0 { 1000 - ms } else { 0 })
+        }
+    };
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    let fraction = if millis > 0 {
+        format!(".{millis:03}")
+    } else {
+        String::new()
+    };
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}{fraction}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`, the inverse of [`days_from_civil`]).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
 /// `len` ASCII digits at `at`, as a number.
 fn digits(b: &[u8], at: usize, len: usize) -> Option<u32> {
     let part = b.get(at..at + len)?;
@@ -230,5 +281,29 @@ mod tests {
             assert!(parse_rfc3339(bad).is_none(), "{bad:?} should not parse");
         }
         assert!(parse_rfc3339("2000-02-29T00:00:00Z").is_some());
+    }
+
+    #[test]
+    fn formats_and_parses_back() {
+        for ms in [
+            0u64,
+            1,
+            999,
+            1_000,
+            951_782_400_000,
+            1_595_895_577_054,
+            253_402_300_799_999,
+        ] {
+            let t = UNIX_EPOCH + Duration::from_millis(ms);
+            let text = format_rfc3339(t);
+            assert_eq!(parse_rfc3339(&text), Some(t), "{text}");
+        }
+        assert_eq!(format_rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        // 2000-02-29, a leap day.
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(format_rfc3339(leap), "2000-02-29T00:00:00Z");
+        let before = UNIX_EPOCH - Duration::from_millis(1_500);
+        assert_eq!(format_rfc3339(before), "1969-12-31T23:59:58.500Z");
+        assert_eq!(parse_rfc3339("1969-12-31T23:59:58.500Z"), Some(before));
     }
 }

@@ -631,6 +631,126 @@ async fn nexus_link_with_the_internal_repository_prefix() {
     assert_eq!(got, ["32.1.0", "32.209.0-slim", "33.0.0"]);
 }
 
+// ---------------------------------------------------------------- GCR
+
+/// gcr.io's `tags/list` (as Harbor's GCR adapter and gcrane document it):
+/// beside `tags`, a `manifest` map of digest to size, media type, tags and
+/// creation and upload times in milliseconds, as strings, with `"0"` for
+/// no date. The report dates image tags from it with no request per tag;
+/// an undated tag, and a tag two entries claim, are read from the
+/// registry. `from_listing(false)` reads every tag.
+#[tokio::test]
+async fn gcr_tag_list_timestamps_spare_the_report_its_requests() {
+    const LISTED: &str = "sha256:400ee2ed939df769d4681023810d2e4fb9479b8401d97003c710d0e20f7c49c6";
+    const SHARED: &str = "sha256:0918630c0b6662e639a4344637f882be14ac53d355859e2e440ae676e0fa8288";
+    const OTHER: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const V2: &str = "application/vnd.docker.distribution.manifest.v2+json";
+    let server = mock::server().await;
+    let entry = |tags: &[&str], created: &str| {
+        serde_json::json!({
+            "imageSizeBytes": "763789", "layerId": "", "mediaType": V2,
+            "tag": tags, "timeCreatedMs": created, "timeUploadedMs": "1597767277119",
+        })
+    };
+    let body = serde_json::json!({
+        "child": [],
+        "manifest": {
+            LISTED: entry(&["v1"], "1595895577054"),
+            SHARED: entry(&["v2", "latest", "clash"], "1597767270000"),
+            OTHER: entry(&["clash"], "1597767271000"),
+            "sha256:0000000000000000000000000000000000000000000000000000000000000000":
+                entry(&["undated"], "0"),
+        },
+        "name": "my-project/app",
+        "tags": ["clash", "latest", "undated", "v1", "v2"],
+    });
+    Mock::given(method("GET"))
+        .and(path("/v2/my-project/app/tags/list"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .mount(&server)
+        .await;
+    let (manifest, digest) = oci_manifest();
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::path_regex(
+            "^/v2/my-project/app/manifests/",
+        ))
+        .respond_with(manifest_response(&manifest, &digest))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::path_regex(
+            "^/v2/my-project/app/blobs/sha256:",
+        ))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(b"{}".to_vec(), "application/octet-stream"),
+        )
+        .mount(&server)
+        .await;
+    let client = client_as("gcr.io", &server);
+    let repo = client.repository("my-project/app").expect("repo");
+    let manifests_asked = |requests: &[Request]| {
+        let mut tags: Vec<String> = requests
+            .iter()
+            .filter_map(|r| r.url.path().strip_prefix("/v2/my-project/app/manifests/"))
+            .map(str::to_owned)
+            .collect();
+        tags.sort();
+        tags
+    };
+
+    let report = repo
+        .tag_report(&dockreg::repository::ReportOptions::default())
+        .await
+        .expect("report");
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let rows: Vec<(String, String, Option<String>, bool)> = report
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                r.tag.to_string(),
+                r.digest.to_string(),
+                r.created.clone(),
+                r.platform.is_some(),
+            )
+        })
+        .collect();
+    let dated = |tag: &str, digest: &str, created: &str| {
+        (
+            tag.to_owned(),
+            digest.to_owned(),
+            Some(created.to_owned()),
+            false,
+        )
+    };
+    let read = |tag: &str| (tag.to_owned(), digest.clone(), None, true);
+    assert_eq!(
+        rows,
+        [
+            dated("v1", LISTED, "2020-07-28T00:19:37.054Z"),
+            dated("latest", SHARED, "2020-08-18T16:14:30Z"),
+            dated("v2", SHARED, "2020-08-18T16:14:30Z"),
+            read("clash"),
+            read("undated"),
+        ]
+    );
+    let requests = server.received_requests().await.expect("recorded");
+    assert_eq!(manifests_asked(&requests), ["clash", "undated"]);
+
+    let before = requests.len();
+    let report = repo
+        .tag_report(&dockreg::repository::ReportOptions::default().from_listing(false))
+        .await
+        .expect("report without the listing's dates");
+    assert_eq!(report.rows.len(), 5);
+    assert!(report.rows.iter().all(|r| r.digest.to_string() == digest));
+    let requests = server.received_requests().await.expect("recorded");
+    assert_eq!(
+        manifests_asked(&requests[before..]),
+        ["clash", "latest", "undated", "v1", "v2"]
+    );
+}
+
 // ---------------------------------------------------------------- Pulp
 
 /// Pulp serves schema 1 as `application/x-troff-man` (the `.man`-like
