@@ -9,6 +9,7 @@
 //! cargo run --example copy -- 127.0.0.1:5000/team/app:multi 127.0.0.1:5000/team/app:amd64 --platform linux/amd64
 //! cargo run --example copy -- 127.0.0.1:5000/team/app:v1 127.0.0.1:5443/team/app:v1 \
 //!     --dest-creds alice:secret --dest-cert-dir certs
+//! cargo run --example copy -- 127.0.0.1:5000/team/app:v1 127.0.0.1:5001/team/app:v1 --referrers
 //! ```
 mod common;
 
@@ -32,10 +33,14 @@ Without --src-creds/--dest-creds, --username/--password-stdin and
 REGISTRY_USERNAME/REGISTRY_PASSWORD are sent to each end; the Docker config
 picks each registry's own entry. Each --src-*/--dest-* option falls back to the
 common one.
-Plain output: `copied SRC -> DST DIGEST (N blobs uploaded, M mounted, K already there, X MiB)`.
+--referrers copies the referrers of the image (and of an index's manifests) by
+digest, then theirs; on a destination without the Referrers API their fallback
+tags (sha256-HEX) are written as the OCI 1.1 spec says.
+Plain output: `copied SRC -> DST DIGEST (N blobs uploaded, M mounted, K already there, X MiB)`,
+with `, R referrers` before the parenthesis closes under --referrers.
 --json: {\"source\",\"destination\"} and the fields of the library's TransferReport:
 {\"digest\",\"manifests\",\"blobs_uploaded\",\"blobs_mounted\",\"blobs_existing\",
-\"bytes_uploaded\"}.";
+\"bytes_uploaded\",\"referrers\"}.";
 
 /// Copies an image from one reference to another, on the same registry or
 /// between registries. Manifests keep their exact bytes, so the digest does
@@ -60,6 +65,11 @@ struct Args {
     /// Copy every platform of an index, byte for byte (the default)
     #[arg(long)]
     all_platforms: bool,
+    /// Bring the image's referrers along (signatures, SBOMs, attestations,
+    /// and theirs, recursively), as the Referrers API or fallback tags list
+    /// them
+    #[arg(long)]
+    referrers: bool,
     /// Blobs transferred at once
     #[arg(long, value_name = "N", value_parser = common::at_least_one, default_value_t = 4)]
     concurrency: usize,
@@ -174,6 +184,7 @@ fn main() -> ExitCode {
     let bars = Transfer::new(cli);
     let mut options = CopyOptions::default()
         .concurrency(args.concurrency)
+        .referrers(args.referrers)
         .observer(bars.observer());
     if let Some(p) = args.platform.clone() {
         options = options.platform(p);
@@ -216,8 +227,13 @@ fn main() -> ExitCode {
                 report: &report,
             });
         } else {
+            let referrers = match (args.referrers, report.referrers) {
+                (false, _) => String::new(),
+                (true, 1) => ", 1 referrer".to_owned(),
+                (true, n) => format!(", {n} referrers"),
+            };
             println!(
-                "copied {source} -> {dest} {} ({} blobs uploaded, {} mounted, {} already there, {})",
+                "copied {source} -> {dest} {} ({} blobs uploaded, {} mounted, {} already there, {}{referrers})",
                 report.digest.as_ref().map(ToString::to_string).as_deref().unwrap_or("-"),
                 report.blobs_uploaded,
                 report.blobs_mounted,

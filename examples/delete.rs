@@ -6,7 +6,8 @@
 //! `Repository::untag` points the tag at a placeholder manifest and deletes
 //! that, so the image keeps its other tags; when the tag is its digest's
 //! only one, the manifest is deleted. `--digest` (or a `@DIGEST` reference)
-//! deletes the manifest and every tag of it. `--dry-run` says which way it
+//! deletes the manifest and every tag of it; `--with-referrers` deletes its
+//! signatures, SBOMs and attestations with it. `--dry-run` says which way it
 //! would go and changes nothing.
 //!
 //! ```text
@@ -14,6 +15,7 @@
 //! cargo run --example delete -- 127.0.0.1:5000/team/app:v1
 //! cargo run --example delete -- 127.0.0.1:5000/team/app:v1 --digest
 //! cargo run --example delete -- 127.0.0.1:5000/team/app@sha256:4c995d69... --json
+//! cargo run --example delete -- 127.0.0.1:5000/team/app:v1 --with-referrers --dry-run
 //! ```
 mod common;
 
@@ -21,7 +23,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use common::Common;
-use dockreg::api::Untagged;
+use dockreg::api::{DeletePlan, Untagged};
 use dockreg::{Reference, Repository, Tag, TagOrDigest};
 
 const DETAILS: &str = "\
@@ -37,8 +39,13 @@ Plain output:
   `removed tag NAME:TAG; NAME@DIGEST stays (tags: b, c)`        (tag alone)
   `deleted NAME@DIGEST (tags: v1, latest)`                       (manifest)
   `would remove ...` / `would delete ...` with --dry-run
+--with-referrers also deletes the manifest's referrers (referrers of referrers
+first) and the fallback tags (sha256-HEX) of everything deleted, and takes the
+manifest out of its own subject's fallback index: one line each,
+  `  deleted referrer NAME@DIGEST ARTIFACT_TYPE`, `  deleted fallback tag NAME:TAG`.
 --json: {\"action\":\"untag\"|\"delete\",\"repository\",\"digest\",\"tags\":[...],
-         \"kept_tags\":[...],\"deleted\":true|false}
+         \"kept_tags\":[...],\"deleted\":true|false}; with --with-referrers also
+  \"referrers\":[descriptors],\"fallback_tags\":[{\"tag\",\"index\"}],\"subject\"
   tags: the tags that go; kept_tags: the tags of the digest that stay (untag);
   deleted: false with --dry-run
 A registry with deletion disabled refuses (exit 1); its operator sets
@@ -55,6 +62,10 @@ struct Args {
     /// Delete the manifest the tag names, and every tag of it
     #[arg(long)]
     digest: bool,
+    /// Delete the manifest with its referrers (signatures, SBOMs,
+    /// attestations, and theirs) and their fallback tags; implies --digest
+    #[arg(long)]
+    with_referrers: bool,
     /// Say which way it would go, change nothing
     #[arg(long)]
     dry_run: bool,
@@ -70,7 +81,11 @@ fn main() -> ExitCode {
             "name what to delete: NAME:TAG or NAME@DIGEST (no implicit latest)",
         );
     }
-    let (dry_run, whole) = (args.dry_run, args.digest);
+    let (dry_run, whole, with_referrers) = (
+        args.dry_run,
+        args.digest || args.with_referrers,
+        args.with_referrers,
+    );
     common::run(async move {
         let (repo, target) = args
             .common
@@ -78,7 +93,7 @@ fn main() -> ExitCode {
             .repository_for(&reference)?;
         let outcome = match &target {
             TagOrDigest::Tag(tag) if !whole => untag(&repo, tag, dry_run).await?,
-            _ => delete_manifest(&repo, &target, dry_run).await?,
+            _ => delete_manifest(&repo, &target, dry_run, with_referrers).await?,
         };
         outcome.print(&repo, dry_run, args.common.json);
         if !dry_run && outcome.action == "delete" {
@@ -99,6 +114,8 @@ struct Outcome {
     tags: Vec<String>,
     /// The tags of the digest that stay.
     kept_tags: Vec<String>,
+    /// With --with-referrers: what goes along.
+    plan: Option<DeletePlan>,
 }
 
 /// The tag alone, or the manifest when the tag is its only one.
@@ -124,14 +141,17 @@ async fn untag(repo: &Repository, tag: &Tag, dry_run: bool) -> dockreg::Result<O
         asked: Some(tag.to_string()),
         tags: vec![tag.to_string()],
         kept_tags,
+        plan: None,
     })
 }
 
-/// The manifest and every tag of it.
+/// The manifest and every tag of it (with its referrers and their
+/// fallback tags when asked).
 async fn delete_manifest(
     repo: &Repository,
     target: &TagOrDigest,
     dry_run: bool,
+    with_referrers: bool,
 ) -> dockreg::Result<Outcome> {
     // By tag: the digest a pull would get. By digest: checks it exists.
     let digest = repo.manifest_digest(target).await?;
@@ -152,8 +172,16 @@ async fn delete_manifest(
             tags.sort();
         }
     }
+    let plan = if with_referrers {
+        Some(repo.delete_plan(&digest).await?)
+    } else {
+        None
+    };
     if !dry_run {
-        repo.delete_manifest(&digest).await?;
+        match &plan {
+            Some(plan) => repo.apply_delete_plan(plan).await?,
+            None => repo.delete_manifest(&digest).await?,
+        }
     }
     Ok(Outcome {
         action: "delete",
@@ -161,6 +189,7 @@ async fn delete_manifest(
         asked,
         tags,
         kept_tags: Vec::new(),
+        plan,
     })
 }
 
@@ -169,14 +198,21 @@ impl Outcome {
         let name = repo.name();
         let digest = &self.digest;
         if json {
-            common::print_json(&serde_json::json!({
+            let mut out = serde_json::json!({
                 "action": self.action,
                 "repository": name.as_str(),
                 "digest": digest.to_string(),
                 "tags": self.tags,
                 "kept_tags": self.kept_tags,
                 "deleted": !dry_run,
-            }));
+            });
+            if let Some(plan) = &self.plan {
+                // The library's DeletePlan field names.
+                out["referrers"] = serde_json::json!(plan.referrers);
+                out["fallback_tags"] = serde_json::json!(plan.fallback_tags);
+                out["subject"] = serde_json::json!(plan.subject);
+            }
+            common::print_json(&out);
             return;
         }
         if self.action == "untag" {
@@ -195,6 +231,19 @@ impl Outcome {
             format!("tags: {}", self.tags.join(", "))
         };
         println!("{verb} {name}@{digest} ({listed})");
+        if let Some(plan) = &self.plan {
+            for r in &plan.referrers {
+                let kind = r.artifact_type.as_deref().unwrap_or(&r.media_type);
+                println!("  {verb} referrer {name}@{} {kind}", r.digest);
+            }
+            for f in &plan.fallback_tags {
+                println!("  {verb} fallback tag {name}:{}", f.tag);
+            }
+            if let Some(subject) = &plan.subject {
+                let verb = if dry_run { "would leave" } else { "left" };
+                println!("  {verb} the fallback index of its subject {name}@{subject}");
+            }
+        }
         if let Some(tag) = &self.asked {
             let others: Vec<&str> = self
                 .tags

@@ -7,12 +7,11 @@ use crate::registry;
 
 use std::collections::BTreeSet;
 use std::process::Command;
-use std::sync::OnceLock;
 
 use dockreg::models::{media_type, Platform};
 use dockreg::transfer::{CopyOptions, CopyReport, Platforms};
 use dockreg::{Client, Digest, Error, RepositoryName, TagOrDigest};
-use registry::{PushedImage, Registry, RegistryConfig};
+use registry::PushedImage;
 
 fn name(s: &str) -> RepositoryName {
     s.parse().unwrap()
@@ -24,18 +23,6 @@ fn reference(s: &str) -> TagOrDigest {
 
 fn digest(s: &str) -> Digest {
     s.parse().unwrap()
-}
-
-/// The destination registry of the copies between registries: a second
-/// registry, started once per test binary (default config: schema1 on).
-fn dest() -> Option<&'static Registry> {
-    static DEST: OnceLock<Option<Registry>> = OnceLock::new();
-    DEST.get_or_init(|| {
-        registry::start(RegistryConfig {
-            ..Default::default()
-        })
-    })
-    .as_ref()
 }
 
 /// The distinct blobs an image's manifest references (config and layers;
@@ -121,7 +108,7 @@ async fn within_one_registry_every_blob_is_mounted() {
 /// one and checks the report, the digest (also with skopeo), the blobs; then
 /// copies it again, which must upload nothing.
 async fn copy_across(image: &PushedImage, dest_repo: &str, options: &CopyOptions) -> CopyReport {
-    let (src_reg, dst_reg) = (registry::shared().unwrap(), dest().unwrap());
+    let (src_reg, dst_reg) = (registry::shared().unwrap(), registry::second().unwrap());
     let (src, dst) = (src_reg.client(), dst_reg.client());
     let blobs = blobs_of(&src, image).await;
     let source = digest(&image.manifest_digest);
@@ -177,7 +164,7 @@ async fn copy_across(image: &PushedImage, dest_repo: &str, options: &CopyOptions
 
 #[tokio::test]
 async fn an_oci_image_copies_across_registries_and_skopeo_reads_it_back() {
-    let (Some(reg), Some(dst_reg)) = (registry::shared(), dest()) else {
+    let (Some(reg), Some(dst_reg)) = (registry::shared(), registry::second()) else {
         return;
     };
     let images = reg.seed_skopeo_images();
@@ -205,7 +192,7 @@ async fn an_oci_image_copies_across_registries_and_skopeo_reads_it_back() {
 
 #[tokio::test]
 async fn a_docker_schema2_image_copies_across_registries_in_small_chunks() {
-    let (Some(reg), Some(_)) = (registry::shared(), dest()) else {
+    let (Some(reg), Some(_)) = (registry::shared(), registry::second()) else {
         return;
     };
     let images = reg.seed_skopeo_images();
@@ -217,7 +204,7 @@ async fn a_docker_schema2_image_copies_across_registries_in_small_chunks() {
 
 #[tokio::test]
 async fn a_signed_schema1_image_copies_across_registries() {
-    let (Some(reg), Some(dst_reg)) = (registry::shared(), dest()) else {
+    let (Some(reg), Some(dst_reg)) = (registry::shared(), registry::second()) else {
         return;
     };
     let images = reg.seed_skopeo_images();
@@ -236,7 +223,7 @@ async fn a_signed_schema1_image_copies_across_registries() {
 
 #[tokio::test]
 async fn a_whole_index_copies_with_its_children() {
-    let (Some(reg), Some(dst_reg)) = (registry::shared(), dest()) else {
+    let (Some(reg), Some(dst_reg)) = (registry::shared(), registry::second()) else {
         return;
     };
     let multi = reg.seed_skopeo_images().multi;
@@ -296,7 +283,7 @@ async fn a_whole_index_copies_with_its_children() {
 
 #[tokio::test]
 async fn one_platform_of_an_index_copies_as_a_plain_manifest() {
-    let (Some(reg), Some(dst_reg)) = (registry::shared(), dest()) else {
+    let (Some(reg), Some(dst_reg)) = (registry::shared(), registry::second()) else {
         return;
     };
     let multi = reg.seed_skopeo_images().multi;
@@ -360,7 +347,7 @@ async fn one_platform_of_an_index_copies_as_a_plain_manifest() {
 
 #[tokio::test]
 async fn a_platform_the_index_lacks_is_refused_and_nothing_is_written() {
-    let (Some(reg), Some(dst_reg)) = (registry::shared(), dest()) else {
+    let (Some(reg), Some(dst_reg)) = (registry::shared(), registry::second()) else {
         return;
     };
     let multi = reg.seed_skopeo_images().multi;
@@ -406,7 +393,7 @@ async fn a_platform_the_index_lacks_is_refused_and_nothing_is_written() {
 
 #[tokio::test]
 async fn a_copy_uploads_only_what_the_destination_lacks() {
-    let (Some(reg), Some(dst_reg)) = (registry::shared(), dest()) else {
+    let (Some(reg), Some(dst_reg)) = (registry::shared(), registry::second()) else {
         return;
     };
     let images = reg.seed_skopeo_images();

@@ -186,3 +186,115 @@ fn push_artifact_and_pull_artifact_round_trip_and_refuse_escaping_titles() {
         "the refused artifact was pushed"
     );
 }
+
+/// OCI 1.1 from the command line, end to end: `attach` an SBOM to an image,
+/// `copy --referrers` to a second registry, where `referrers` lists it and
+/// skopeo sees the image and the fallback tag; then `delete
+/// --with-referrers --dry-run` says what would go and changes nothing, and
+/// without `--dry-run` the image, the SBOM and the fallback tag go.
+#[test]
+fn copy_with_referrers_to_a_second_registry_then_delete_with_them() {
+    let (Some(reg), Some(dst)) = (registry::shared(), registry::second()) else {
+        return;
+    };
+    let image = registry::run_async(
+        std::time::Duration::from_secs(60),
+        push_image(reg, "ocix/travel", "v1"),
+    );
+    let [attach, copy, referrers, delete] =
+        ["attach", "copy", "referrers", "delete"].map(|e| registry::example(e).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let sbom = dir.path().join("sbom.json");
+    std::fs::write(&sbom, br#"{"spdxVersion":"SPDX-2.3","name":"travel"}"#).unwrap();
+    let source = format!("{}/ocix/travel:v1", reg.host);
+    let mirrored = format!("{}/ocix/mirror:v1", dst.host);
+    let file = format!("{}:sbom.spdx.json", sbom.display());
+    let attach_args = [&*source, "--artifact-type", "application/spdx+json", &file];
+    let out = registry::run_example(&attach, &attach_args, &[], "");
+    assert!(out.status.success(), "attach: {}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    let (_, sbom_digest) = printed.trim().rsplit_once('@').expect("a digest");
+
+    let out = registry::run_example(&copy, &[&source, &mirrored, "--referrers"], &[], "");
+    assert!(out.status.success(), "copy: {}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(printed.contains(&format!(" {image} (")), "{printed}");
+    assert!(printed.contains(", 1 referrer)"), "{printed}");
+
+    let out = registry::run_example(&referrers, &[&mirrored], &[], "");
+    assert!(out.status.success(), "referrers: {}", text(&out.stderr));
+    let listed = text(&out.stdout);
+    assert!(
+        listed.starts_with(&format!("{sbom_digest} application/spdx+json")),
+        "{listed}"
+    );
+    let inspected = registry::skopeo_inspect(dst, "ocix/mirror:v1", false);
+    assert_eq!(inspected["Digest"], image.as_str());
+    let fallback = image.replacen(':', "-", 1);
+    let tags = registry::skopeo_list_tags(dst, "ocix/mirror");
+    assert!(tags.contains(&fallback), "{tags:?}");
+
+    let out = registry::run_example(
+        &delete,
+        &[&mirrored, "--with-referrers", "--dry-run"],
+        &[],
+        "",
+    );
+    assert!(
+        out.status.success(),
+        "delete --dry-run: {}",
+        text(&out.stderr)
+    );
+    let said = text(&out.stdout);
+    let repo = format!("{}/ocix/mirror", dst.host);
+    assert!(
+        said.starts_with(&format!("would delete ocix/mirror@{image} (tags: v1)")),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "  would delete referrer ocix/mirror@{sbom_digest} application/spdx+json"
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "  would delete fallback tag ocix/mirror:{fallback}"
+        )),
+        "{said}"
+    );
+    assert_eq!(
+        registry::skopeo_list_tags(dst, "ocix/mirror"),
+        tags,
+        "a dry run changes nothing"
+    );
+
+    let out = registry::run_example(&delete, &[&mirrored, "--with-referrers", "--json"], &[], "");
+    assert!(out.status.success(), "delete: {}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["deleted"], true);
+    assert_eq!(json["digest"], image.as_str());
+    assert_eq!(json["referrers"][0]["digest"], sbom_digest);
+    assert_eq!(
+        json["referrers"][0]["artifactType"],
+        "application/spdx+json"
+    );
+    assert_eq!(json["fallback_tags"][0]["tag"], fallback.as_str());
+    let left: Vec<String> = registry::run_async(std::time::Duration::from_secs(30), async {
+        use futures::TryStreamExt;
+        let repo = dst.client().repository("ocix/mirror").unwrap();
+        repo.tags()
+            .map_ok(|t| t.to_string())
+            .try_collect()
+            .await
+            .unwrap()
+    });
+    assert!(left.is_empty(), "{repo}: {left:?}");
+    // The source keeps the image and its SBOM.
+    let out = registry::run_example(&referrers, &[&source], &[], "");
+    assert!(
+        text(&out.stdout).starts_with(sbom_digest),
+        "{}",
+        text(&out.stdout)
+    );
+}

@@ -7,14 +7,13 @@
 use crate::delete::push_image;
 use crate::{mock, registry};
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use dockreg::api::{referrers_tag, ReferrersSource};
 use dockreg::artifact::Artifact;
 use dockreg::models::{media_type, Descriptor, ImageManifest};
 use dockreg::transfer::{CopyOptions, Event};
 use dockreg::{Digest, Error, Manifest, Repository};
-use registry::{Registry, RegistryConfig};
 use serde_json::json;
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, ResponseTemplate};
@@ -556,16 +555,9 @@ async fn deleting_with_referrers_plans_first_then_takes_them_and_their_tags() {
 
 // ---- copy with referrers: the done-when check ------------------------------
 
-/// A second real registry, for copies between two.
-fn dest() -> Option<&'static Registry> {
-    static DEST: OnceLock<Option<Registry>> = OnceLock::new();
-    DEST.get_or_init(|| registry::start(RegistryConfig::default()))
-        .as_ref()
-}
-
 #[tokio::test]
 async fn an_attached_sbom_travels_with_the_image_to_a_second_registry() {
-    let (Some(reg), Some(dst)) = (registry::shared(), dest()) else {
+    let (Some(reg), Some(dst)) = (registry::shared(), registry::second()) else {
         return;
     };
     let name = "referrers/travel";
@@ -677,7 +669,7 @@ async fn an_attached_sbom_travels_with_the_image_to_a_second_registry() {
 
 #[tokio::test]
 async fn a_copy_without_referrers_leaves_them_behind_and_layouts_carry_them() {
-    let (Some(reg), Some(dst)) = (registry::shared(), dest()) else {
+    let (Some(reg), Some(dst)) = (registry::shared(), registry::second()) else {
         return;
     };
     let name = "referrers/stay";

@@ -345,6 +345,16 @@ pub fn shared() -> Option<&'static Registry> {
     }
 }
 
+/// A second registry (default configuration), started once per test
+/// binary: the other end of copies between registries. Shared by the copy,
+/// referrers and example tests, which use repository names of their own.
+pub fn second() -> Option<&'static Registry> {
+    static SECOND: OnceLock<Option<Registry>> = OnceLock::new();
+    SECOND
+        .get_or_init(|| start(RegistryConfig::default()))
+        .as_ref()
+}
+
 /// The text of a panic payload.
 pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload
