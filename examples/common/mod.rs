@@ -89,7 +89,14 @@ pub struct Common {
     /// is verified again when read)
     #[arg(long)]
     pub no_cache: bool,
+    /// Also keep layer blobs in that cache (pull, pull-blob, pull-artifact
+    /// read them from it next time), bounded at 4 GiB instead of 256 MiB
+    #[arg(long, conflicts_with = "no_cache")]
+    pub cache_layers: bool,
 }
+
+/// The cache's bound with `--cache-layers`.
+const LAYER_CACHE_BYTES: u64 = 4 << 30;
 
 /// Parses the command line into `T` (an example's `clap::Parser`), with
 /// `details` (its output and behaviour) and [`COMMON_HELP`] at the end of
@@ -217,6 +224,7 @@ impl Common {
             cert_dir: self.cert_dir.clone(),
             client_cert: self.client_cert.clone(),
             no_cache: self.no_cache,
+            cache_layers: self.cache_layers,
         }
     }
 }
@@ -233,6 +241,8 @@ pub struct EndFlags {
     pub client_cert: Option<PathBuf>,
     /// `--no-cache`: no on-disk cache of manifests and configs.
     pub no_cache: bool,
+    /// `--cache-layers`: layer blobs too.
+    pub cache_layers: bool,
 }
 
 impl EndFlags {
@@ -245,7 +255,11 @@ impl EndFlags {
             .http1_only(self.http1_only);
         if !self.no_cache {
             if let Some(dir) = dockreg::cache::CacheConfig::default_dir() {
-                builder = builder.cache(dockreg::cache::CacheConfig::new(dir));
+                let mut cache = dockreg::cache::CacheConfig::new(dir);
+                if self.cache_layers {
+                    cache = cache.layers(true).max_bytes(LAYER_CACHE_BYTES);
+                }
+                builder = builder.cache(cache);
             }
         }
         if self.plain_http {

@@ -138,6 +138,11 @@ impl Client {
     /// removed and nothing appears at `path`. The size is checked as in
     /// [`Client::blob_stream`]: a body of no known size stops at
     /// [`Limits::unsized_blob`](crate::http::Limits::unsized_blob).
+    ///
+    /// With a [cache](crate::ClientBuilder::cache) that keeps
+    /// [layers](crate::cache::CacheConfig::layers), a blob it holds is
+    /// copied from it (hashed on the way, so a bad file is dropped and the
+    /// registry asked instead), and a downloaded one is kept.
     pub async fn download_blob(
         &self,
         name: &RepositoryName,
@@ -159,6 +164,22 @@ impl Client {
         mut progress: impl FnMut(u64, Option<u64>) + Send,
     ) -> Result<u64> {
         let path = path.as_ref();
+        if self.caches_layers() {
+            let temp = TempFile::beside(path).await?;
+            let file = temp.open().map_err(|source| Error::Io {
+                path: temp.path.clone(),
+                source,
+            })?;
+            let cached = self
+                .blob_from_cache(digest, expected_size, file, self.sync_downloads())
+                .await;
+            if let Some(n) = cached {
+                progress(n, Some(n));
+                temp.persist(path, self.sync_downloads()).await?;
+                return Ok(n);
+            }
+            // Dropped: the part file goes, and the registry is asked.
+        }
         let mut stream = self.blob_stream_sized(name, digest, expected_size).await?;
         let total = stream.size();
         let temp = TempFile::beside(path).await?;
@@ -179,6 +200,8 @@ impl Client {
             .unwrap_or_else(|| Err(std::io::Error::other("the writer thread failed")))
             .map_err(io_err)?;
         let written = stream.bytes_read();
+        // Verified by now (the stream ends with an error otherwise).
+        self.keep_blob_file(digest, &temp.path).await;
         temp.persist(path, self.sync_downloads()).await?;
         Ok(written)
     }

@@ -46,6 +46,42 @@ impl Client {
         }
     }
 
+    /// Whether blobs downloaded to files go through the cache
+    /// ([`CacheConfig::layers`](crate::cache::CacheConfig::layers)).
+    pub(crate) fn caches_layers(&self) -> bool {
+        self.store().is_some_and(|s| s.layers)
+    }
+
+    /// Copies the cached blob `digest` into `out` when the cache keeps
+    /// layers and holds it verified (hashed on the way; `size` checked when
+    /// given), flushed to disk with `sync`: its length. `None`: fetch it,
+    /// and throw away what `out` holds.
+    pub(crate) async fn blob_from_cache(
+        &self,
+        digest: &Digest,
+        size: Option<u64>,
+        mut out: std::fs::File,
+        sync: bool,
+    ) -> Option<u64> {
+        let store = self.store().filter(|s| s.layers)?;
+        let digest = digest.clone();
+        blocking(store, move |s| {
+            let n = s.copy_out(&digest, size, &mut out)?;
+            (!sync || out.sync_all().is_ok()).then_some(n)
+        })
+        .await
+        .flatten()
+    }
+
+    /// Keeps a copy of the downloaded, verified file at `path` as the
+    /// entry of `digest`, when the cache keeps layers.
+    pub(crate) async fn keep_blob_file(&self, digest: &Digest, path: &std::path::Path) {
+        if let Some(store) = self.store().filter(|s| s.layers) {
+            let (digest, path) = (digest.clone(), path.to_owned());
+            blocking(store, move |s| s.keep_file(&digest, &path)).await;
+        }
+    }
+
     /// Waits for the cache writes asked for so far: what a call that
     /// fetched through the cache does before it returns, so that its files
     /// are there when it does (and a process that exits next loses none).

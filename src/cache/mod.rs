@@ -24,7 +24,9 @@
 //!
 //! Manifests and image configs, by digest, under `DIR/blobs/ALGORITHM/HEX`,
 //! each file the exact bytes the registry sent (`sha256sum` of a file is its
-//! name). Layer blobs stay out: downloads stream past the cache.
+//! name). Layer blobs stay out unless [`CacheConfig::layers`] asks for
+//! them: then a blob downloaded to a file is copied out of the cache when
+//! it is there (hashed on the way) and kept after a download.
 //! `DIR/tags/` keeps, per registry and repository, the digest each
 //! tag had at the last report: only a hint that decides whether a tag is
 //! asked with a `HEAD` (when its manifest is likely cached) or a `GET`
@@ -88,6 +90,7 @@ pub const DEFAULT_MAX_BYTES: u64 = 256 << 20;
 pub struct CacheConfig {
     dir: PathBuf,
     max_bytes: u64,
+    layers: bool,
 }
 
 impl CacheConfig {
@@ -97,6 +100,7 @@ impl CacheConfig {
         CacheConfig {
             dir: dir.into(),
             max_bytes: DEFAULT_MAX_BYTES,
+            layers: false,
         }
     }
 
@@ -120,6 +124,19 @@ impl CacheConfig {
     /// bound is not kept.
     pub fn max_bytes(mut self, max_bytes: u64) -> CacheConfig {
         self.max_bytes = max_bytes;
+        self
+    }
+
+    /// Whether layer blobs are kept too (default `false`): every blob
+    /// downloaded to a file ([`Client::download_blob`](crate::Client::download_blob),
+    /// a pull into an OCI layout, [`pull_artifact`](crate::Repository::pull_artifact))
+    /// is then copied out of the cache when it holds it, hashed on the way,
+    /// and kept after a verified download. A blob larger than
+    /// [`max_bytes`](CacheConfig::max_bytes) is never kept, so raise the
+    /// bound with it. Streams ([`Client::blob_stream`](crate::Client::blob_stream))
+    /// and copies between registries pass the cache by.
+    pub fn layers(mut self, layers: bool) -> CacheConfig {
+        self.layers = layers;
         self
     }
 

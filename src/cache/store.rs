@@ -42,6 +42,8 @@ const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n\
 pub(crate) struct Store {
     root: PathBuf,
     max_bytes: u64,
+    /// Whether downloads to files go through the store too.
+    pub(crate) layers: bool,
     /// The bytes the counted files take: as last counted, plus what this
     /// process wrote since; `None` until the first write counts them.
     used: Mutex<Option<u64>>,
@@ -98,10 +100,23 @@ enum Opened {
     Unfit(Option<FileId>),
 }
 
+/// What opening an entry found, before reading it.
+enum Found {
+    Missing,
+    /// A regular file within the cap, open for reading.
+    File {
+        file: fs::File,
+        len: u64,
+        id: FileId,
+        modified: Option<SystemTime>,
+    },
+    Unfit(Option<FileId>),
+}
+
 /// Opens `path` without following a symlink (`O_NOFOLLOW`) or waiting on a
-/// FIFO (`O_NONBLOCK`), checks it is a regular file of at most `cap`
-/// bytes on the opened handle, and reads it.
-fn open_entry(path: &Path, cap: u64) -> io::Result<Opened> {
+/// FIFO (`O_NONBLOCK`) and checks it is a regular file of at most `cap`
+/// bytes on the opened handle.
+fn open_file(path: &Path, cap: u64) -> io::Result<Found> {
     let mut options = fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
@@ -111,21 +126,41 @@ fn open_entry(path: &Path, cap: u64) -> io::Result<Opened> {
     );
     let file = match options.open(path) {
         Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Opened::Missing),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Found::Missing),
         #[cfg(unix)]
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(Opened::Unfit(None)),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(Found::Unfit(None)),
         Err(e) => return Err(e),
     };
     let meta = file.metadata()?;
     let id = file_id(&meta);
     #[cfg(not(unix))]
     if fs::symlink_metadata(path)?.file_type().is_symlink() {
-        return Ok(Opened::Unfit(None));
+        return Ok(Found::Unfit(None));
     }
     if !meta.is_file() || meta.len() > cap {
-        return Ok(Opened::Unfit(Some(id)));
+        return Ok(Found::Unfit(Some(id)));
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    Ok(Found::File {
+        modified: meta.modified().ok(),
+        len: meta.len(),
+        file,
+        id,
+    })
+}
+
+/// [`open_file`], and the file read whole.
+fn open_entry(path: &Path, cap: u64) -> io::Result<Opened> {
+    let (file, len, id, modified) = match open_file(path, cap)? {
+        Found::Missing => return Ok(Opened::Missing),
+        Found::Unfit(id) => return Ok(Opened::Unfit(id)),
+        Found::File {
+            file,
+            len,
+            id,
+            modified,
+        } => (file, len, id, modified),
+    };
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
     (&file)
         .take(cap.saturating_add(1))
         .read_to_end(&mut bytes)?;
@@ -134,11 +169,23 @@ fn open_entry(path: &Path, cap: u64) -> io::Result<Opened> {
         return Ok(Opened::Unfit(Some(id)));
     }
     Ok(Opened::File {
-        modified: meta.modified().ok(),
+        modified,
         file,
         bytes,
         id,
     })
+}
+
+/// Refreshes a file just read in the LRU order, when it was not lately; a
+/// file we may not touch keeps its place.
+fn touch(file: &fs::File, modified: Option<SystemTime>) {
+    let now = SystemTime::now();
+    let stale = modified
+        .and_then(|m| now.duration_since(m).ok())
+        .is_none_or(|age| age > TOUCH_AFTER);
+    if stale {
+        let _ = file.set_modified(now);
+    }
 }
 
 /// Creates `dir` and its parents with mode 0700 (on unix).
@@ -206,6 +253,7 @@ impl Store {
         Ok(Store {
             root,
             max_bytes: config.max_bytes,
+            layers: config.layers,
             used: Mutex::new(None),
             evicting: Mutex::new(()),
             seq: AtomicU64::new(0),
@@ -285,14 +333,7 @@ impl Store {
         match verify(Bytes::from(bytes)) {
             Ok(value) => {
                 bump(&self.counters.hits);
-                let now = SystemTime::now();
-                let stale = modified
-                    .and_then(|m| now.duration_since(m).ok())
-                    .is_none_or(|age| age > TOUCH_AFTER);
-                if stale {
-                    // The LRU order; a file we may not touch keeps its place.
-                    let _ = file.set_modified(now);
-                }
+                touch(&file, modified);
                 Some(value)
             }
             Err(reason) => {
@@ -301,6 +342,103 @@ impl Store {
                 None
             }
         }
+    }
+
+    /// Copies the entry of `digest` into `out`, hashing it on the way:
+    /// its length when it hashes to `digest` (and has `size`, when given).
+    /// `None` when there is none, or it did not verify (then it is dropped,
+    /// and what `out` holds is to be thrown away).
+    pub(crate) fn copy_out(
+        &self,
+        digest: &Digest,
+        size: Option<u64>,
+        out: &mut fs::File,
+    ) -> Option<u64> {
+        let path = self.blob_path(digest);
+        let cap = size.unwrap_or(self.max_bytes).min(self.max_bytes);
+        let (file, len, id, modified) = match open_file(&path, cap) {
+            Ok(Found::File {
+                file,
+                len,
+                id,
+                modified,
+            }) => (file, len, id, modified),
+            Ok(Found::Missing) => {
+                bump(&self.counters.misses);
+                return None;
+            }
+            Ok(Found::Unfit(id)) => {
+                self.drop_entry(
+                    &path,
+                    id,
+                    digest,
+                    "not a regular file within the size limit",
+                );
+                return None;
+            }
+            Err(_) => {
+                bump(&self.counters.errors);
+                bump(&self.counters.misses);
+                return None;
+            }
+        };
+        let mut hasher = crate::digest::Hasher::new(digest.algorithm());
+        let mut buf = vec![0u8; 256 << 10];
+        let mut copied: u64 = 0;
+        let mut reader = (&file).take(cap.saturating_add(1));
+        let outcome = loop {
+            match reader.read(&mut buf) {
+                Ok(0) => break Ok(()),
+                Ok(n) => {
+                    hasher.update(&buf[..n]);
+                    copied += n as u64;
+                    if let Err(e) = out.write_all(&buf[..n]) {
+                        break Err(e);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        if outcome.is_err() {
+            // The destination (or the read) failed: the network is the way.
+            bump(&self.counters.errors);
+            bump(&self.counters.misses);
+            return None;
+        }
+        let actual = hasher.finish();
+        let wrong = if actual != *digest {
+            Some(format!("its bytes hash to {actual}"))
+        } else if size.is_some_and(|n| n != copied) || copied != len {
+            Some(format!("{copied} bytes, not {}", size.unwrap_or(len)))
+        } else {
+            None
+        };
+        if let Some(reason) = wrong {
+            drop(file);
+            self.drop_entry(&path, Some(id), digest, &reason);
+            return None;
+        }
+        bump(&self.counters.hits);
+        touch(&file, modified);
+        Some(copied)
+    }
+
+    /// Keeps a copy of `src`, a file whose content the caller verified has
+    /// `digest`, as its entry (nothing when it is larger than the whole
+    /// bound, or already there).
+    pub(crate) fn keep_file(&self, digest: &Digest, src: &Path) {
+        let Ok(meta) = fs::metadata(src) else {
+            bump(&self.counters.errors);
+            return;
+        };
+        if meta.len() > self.max_bytes || self.has(digest) {
+            return;
+        }
+        let written = self.write_atomic_with(&self.blob_dir(digest), digest.hex(), |out| {
+            io::copy(&mut fs::File::open(src)?, out).map(|_| ())
+        });
+        self.counted_write(digest, meta.len(), written);
     }
 
     /// Removes a bad entry: a symlink itself (never what it points to), or
@@ -336,14 +474,20 @@ impl Store {
         if len > self.max_bytes {
             return;
         }
-        match self.write_atomic(&self.blob_dir(digest), digest.hex(), bytes) {
+        let written = self.write_atomic(&self.blob_dir(digest), digest.hex(), bytes);
+        self.counted_write(digest, len, written);
+    }
+
+    /// Counts a write of `len` bytes for `digest` that ended as `written`.
+    fn counted_write(&self, digest: &Digest, len: u64, written: io::Result<()>) {
+        match written {
             Ok(()) => {
                 bump(&self.counters.writes);
                 self.account(len);
             }
             Err(e) => {
                 crate::trace::warning!(digest = %digest, error = %e, "cache entry cannot be written");
-                let _ = e;
+                let _ = (digest, e);
                 bump(&self.counters.errors);
             }
         }
@@ -374,6 +518,16 @@ impl Store {
     /// `dir/name`: a reader sees the old file or the new one, never part of
     /// one. The directory is created again when it went missing.
     fn write_atomic(&self, dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
+        self.write_atomic_with(dir, name, |file| file.write_all(bytes))
+    }
+
+    /// [`Store::write_atomic`] with the content written by `fill`.
+    fn write_atomic_with(
+        &self,
+        dir: &Path,
+        name: &str,
+        fill: impl FnOnce(&mut fs::File) -> io::Result<()>,
+    ) -> io::Result<()> {
         let temp = dir.join(format!(
             "{TEMP_PREFIX}{}-{}-{name}",
             std::process::id(),
@@ -397,7 +551,7 @@ impl Store {
             other => other?,
         };
         let target = dir.join(name);
-        let written = file.write_all(bytes).and_then(|()| {
+        let written = fill(&mut file).and_then(|()| {
             drop(file);
             fs::rename(&temp, &target).or_else(|e| {
                 // An (empty) directory in the way is no entry: replace it.

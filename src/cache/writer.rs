@@ -117,3 +117,47 @@ impl std::fmt::Debug for Cache {
         f.debug_struct("Cache").finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::CacheConfig;
+
+    #[tokio::test]
+    async fn writes_are_there_once_settled_and_the_thread_ends_with_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(Store::open(&CacheConfig::new(dir.path())).unwrap());
+        let entries: Vec<(Digest, Bytes)> = (0..50)
+            .map(|i| {
+                let bytes = Bytes::from(format!("entry {i}"));
+                (Digest::sha256(&bytes), bytes)
+            })
+            .collect();
+        for (digest, bytes) in &entries {
+            cache.put(digest.clone(), bytes.clone()).await;
+        }
+        cache
+            .write_tags("key".into(), b"v1 sha256:x\n".to_vec())
+            .await;
+        cache.settled().await;
+        let store = Arc::clone(cache.store());
+        for (digest, bytes) in &entries {
+            assert_eq!(
+                std::fs::read(store.blob_path(digest)).unwrap(),
+                bytes.as_ref()
+            );
+        }
+        assert_eq!(store.read_tags("key", 100).unwrap(), b"v1 sha256:x\n");
+        assert_eq!(store.stats().writes, 50);
+        // The thread held the other reference; dropping the cache ends it.
+        drop(cache);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while Arc::strong_count(&store) > 1 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the writer thread outlived its cache"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+}

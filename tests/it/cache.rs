@@ -451,3 +451,93 @@ fn a_repeated_retention_plan_and_usage_cost_a_head_per_tag() {
         assert_eq!(a.totals.manifests, b.totals.manifests);
     });
 }
+
+/// `CacheConfig::layers(true)`: a blob downloaded to a file is kept, and
+/// the next download of it makes no request; the copy out is hashed on the
+/// way, so a flipped byte in the cache file is dropped and the blob fetched
+/// again. Without it no layer enters the cache, and a blob larger than the
+/// bound is not kept either.
+#[test]
+fn layers_are_cached_only_when_asked_and_verified_on_the_way_out() {
+    let reg = registry::shared().expect("registry");
+    let proxy = RecordingProxy::start(reg.port());
+    registry::run_async(DEADLINE, async {
+        let data: Vec<u8> = (0..(1u32 << 20)).map(|i| (i * 7 % 251) as u8).collect();
+        let pushed = client(&reg.host, None)
+            .repository("cache/layers")
+            .unwrap()
+            .push_blob(data.clone())
+            .await
+            .unwrap();
+        let digest = pushed.digest.to_string();
+        let out = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let config = CacheConfig::new(dir.path()).max_bytes(16 << 20);
+        let download = |client: Client, file: &'static str| {
+            let (digest, path, data) = (digest.clone(), out.path().join(file), &data);
+            async move {
+                let repo = client.repository("cache/layers").unwrap();
+                let n = repo.download_blob(digest.as_str(), &path).await.unwrap();
+                assert_eq!(n, data.len() as u64);
+                assert!(
+                    std::fs::read(&path).unwrap() == *data,
+                    "{file} holds the blob"
+                );
+                client
+            }
+        };
+        let blob_gets = |requests: &[RecordedRequest]| {
+            tally(requests)
+                .get(&("GET".to_owned(), "blob".to_owned()))
+                .copied()
+                .unwrap_or(0)
+        };
+        let entry = entry_path(dir.path(), &digest);
+
+        // Not asked: the download passes the cache by.
+        let plain = client(&proxy.host, Some(config.clone()));
+        let (_, requests) = recorded(&proxy, download(plain, "plain")).await;
+        assert_eq!(blob_gets(&requests), 1);
+        assert!(!entry.exists(), "a layer in the cache without layers(true)");
+
+        // Asked: fetched and kept, then read from the cache alone.
+        let layered = || client(&proxy.host, Some(config.clone().layers(true)));
+        let (first, requests) = recorded(&proxy, download(layered(), "first")).await;
+        assert_eq!(blob_gets(&requests), 1);
+        assert!(
+            std::fs::read(&entry).unwrap() == data,
+            "the entry is the blob"
+        );
+        assert_eq!(first.cache_stats().unwrap().writes, 1);
+        let (again, requests) = recorded(&proxy, download(layered(), "again")).await;
+        assert!(requests.is_empty(), "{requests:?}");
+        assert_eq!(again.cache_stats().unwrap().hits, 1);
+
+        // A flipped byte: dropped, fetched again, kept right.
+        let mut bad = std::fs::read(&entry).unwrap();
+        bad[12345] ^= 1;
+        std::fs::write(&entry, bad).unwrap();
+        let (healed, requests) = recorded(&proxy, download(layered(), "healed")).await;
+        assert_eq!(blob_gets(&requests), 1);
+        let stats = healed.cache_stats().unwrap();
+        assert_eq!(
+            (stats.hits, stats.dropped, stats.writes),
+            (0, 1, 1),
+            "{stats:?}"
+        );
+        assert!(
+            std::fs::read(&entry).unwrap() == data,
+            "the entry is right again"
+        );
+
+        // Larger than the whole bound: not kept.
+        let small = tempfile::tempdir().unwrap();
+        let tiny = CacheConfig::new(small.path())
+            .max_bytes(512 << 10)
+            .layers(true);
+        let (_, requests) =
+            recorded(&proxy, download(client(&proxy.host, Some(tiny)), "big")).await;
+        assert_eq!(blob_gets(&requests), 1);
+        assert!(!entry_path(small.path(), &digest).exists());
+    });
+}

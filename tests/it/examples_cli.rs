@@ -238,3 +238,59 @@ fn cleanup_deletes_only_with_yes() {
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert_eq!(stdout, "", "every tag went");
 }
+
+/// `--cache-layers`: `pull-blob` keeps the blob in the user's cache, and a
+/// second pull of it needs no registry at all (the port it names is shut);
+/// without the flag nothing of the layer is kept.
+#[test]
+fn pull_blob_with_cache_layers_reads_the_blob_back_from_the_cache() {
+    let reg = shared();
+    let data = b"a layer worth keeping\n".repeat(4096);
+    let digest = registry::run_async(std::time::Duration::from_secs(60), async {
+        let repo = reg.client().repository("cli/layers").unwrap();
+        repo.push_blob(data.clone()).await.unwrap().digest
+    });
+    let exe = registry::example("pull-blob").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let env = [("XDG_CACHE_HOME", cache.to_str().unwrap())];
+    let entry = cache.join("dockreg/blobs/sha256").join(digest.hex());
+    let pull = |host: &str, file: &str, flags: &[&str]| {
+        let reference = format!("{host}/cli/layers@{digest}");
+        let out = dir.path().join(file);
+        let mut args = vec![reference.as_str(), "-o", out.to_str().unwrap()];
+        args.extend(flags);
+        let ran = registry::run_example(&exe, &args, &env, "");
+        (ran, out)
+    };
+
+    let (ran, _) = pull(&reg.host, "plain", &[]);
+    assert!(ran.status.success(), "{}", text(&ran.stderr));
+    assert!(!entry.exists(), "a layer kept without --cache-layers");
+
+    let (ran, out) = pull(&reg.host, "first", &["--cache-layers"]);
+    assert!(ran.status.success(), "{}", text(&ran.stderr));
+    assert!(std::fs::read(&out).unwrap() == data);
+    assert!(
+        std::fs::read(&entry).unwrap() == data,
+        "the cache holds the blob"
+    );
+
+    // Nothing listens on the port of a listener just closed.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = format!("127.0.0.1:{}", closed.local_addr().unwrap().port());
+    drop(closed);
+    let (ran, out) = pull(&host, "again", &["--cache-layers"]);
+    assert!(
+        ran.status.success(),
+        "from the cache: {}",
+        text(&ran.stderr)
+    );
+    assert!(std::fs::read(&out).unwrap() == data);
+    let (ran, _) = pull(&host, "without", &[]);
+    assert_eq!(
+        ran.status.code(),
+        Some(1),
+        "without the flag the registry is asked"
+    );
+}
