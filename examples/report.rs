@@ -26,7 +26,10 @@ tag; undated tags last).
 A tag that cannot be read (deleted since the listing, an unknown media type) is
 one `error: TAG: MESSAGE` line on stderr; the other tags are still printed, and
 the exit status is 1.
-On a terminal a bar counts the tags read out of the tags listed.";
+On a terminal a bar counts the tags read out of the tags listed.
+Where the tag listing carries each manifest's creation time (gcr.io, *.pkg.dev),
+image tags are dated from it with no request each, and their platform is null;
+--no-listing-dates reads every manifest and config instead.";
 
 /// Every tag of a repository with its digest and created date, oldest
 /// first: the report people write with curl and jq, fetched concurrently.
@@ -43,6 +46,10 @@ struct Args {
     /// index's first entry)
     #[arg(long, value_name = "OS/ARCH[/VARIANT]", default_value = "linux/amd64")]
     platform: Platform,
+    /// Read every tag's manifest and config, even where the tag listing
+    /// dates the tags itself (Google's registries)
+    #[arg(long)]
+    no_listing_dates: bool,
     #[command(flatten)]
     filter: Filter,
     #[command(flatten)]
@@ -61,6 +68,7 @@ fn main() -> ExitCode {
         let options = ReportOptions::default()
             .platform(args.platform.clone())
             .concurrency(args.concurrency)
+            .from_listing(!args.no_listing_dates)
             .filter(move |tag| filter.matches(tag))
             .observer(count.report_observer());
         let report = repo.tag_report(&options).await?;
