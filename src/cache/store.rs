@@ -84,22 +84,6 @@ fn file_id(_meta: &fs::Metadata) -> FileId {
     FileId(0, 0)
 }
 
-/// What opening an entry found.
-enum Opened {
-    /// No such file.
-    Missing,
-    /// A regular file within the cap: its bytes.
-    File {
-        file: fs::File,
-        bytes: Vec<u8>,
-        id: FileId,
-        modified: Option<SystemTime>,
-    },
-    /// Something that is no entry: a symlink, a FIFO, a directory, a file
-    /// over the cap. Its id when it could be opened.
-    Unfit(Option<FileId>),
-}
-
 /// What opening an entry found, before reading it.
 enum Found {
     Missing,
@@ -148,32 +132,12 @@ fn open_file(path: &Path, cap: u64) -> io::Result<Found> {
     })
 }
 
-/// [`open_file`], and the file read whole.
-fn open_entry(path: &Path, cap: u64) -> io::Result<Opened> {
-    let (file, len, id, modified) = match open_file(path, cap)? {
-        Found::Missing => return Ok(Opened::Missing),
-        Found::Unfit(id) => return Ok(Opened::Unfit(id)),
-        Found::File {
-            file,
-            len,
-            id,
-            modified,
-        } => (file, len, id, modified),
-    };
+/// Reads an opened file whole: `None` when it holds more than `cap` bytes
+/// (it grew since it was opened).
+fn read_capped(file: &fs::File, len: u64, cap: u64) -> io::Result<Option<Vec<u8>>> {
     let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-    (&file)
-        .take(cap.saturating_add(1))
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > cap {
-        // It grew while we read it.
-        return Ok(Opened::Unfit(Some(id)));
-    }
-    Ok(Opened::File {
-        modified,
-        file,
-        bytes,
-        id,
-    })
+    file.take(cap.saturating_add(1)).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= cap).then_some(bytes))
 }
 
 /// Refreshes a file just read in the LRU order, when it was not lately; a
@@ -289,6 +253,41 @@ impl Store {
         fs::symlink_metadata(self.blob_path(digest)).is_ok_and(|m| m.is_file())
     }
 
+    /// The entry of `digest` at `path`, open for reading, when it is a
+    /// regular file of at most `cap` bytes (with its length, id and
+    /// modification time). Otherwise `None`, counted: a miss, an unfit file
+    /// also dropped, a file that cannot be opened also an error.
+    fn open_counted(
+        &self,
+        path: &Path,
+        digest: &Digest,
+        cap: u64,
+    ) -> Option<(fs::File, u64, FileId, Option<SystemTime>)> {
+        match open_file(path, cap) {
+            Ok(Found::File {
+                file,
+                len,
+                id,
+                modified,
+            }) => Some((file, len, id, modified)),
+            Ok(Found::Missing) => {
+                bump(&self.counters.misses);
+                None
+            }
+            Ok(Found::Unfit(id)) => {
+                self.drop_entry(path, id, digest, "not a regular file within the size limit");
+                None
+            }
+            Err(e) => {
+                crate::trace::warning!(digest = %digest, error = %e, "cache entry cannot be read");
+                let _ = e;
+                bump(&self.counters.errors);
+                bump(&self.counters.misses);
+                None
+            }
+        }
+    }
+
     /// The entry for `digest` when it is there and `verify` accepts its
     /// bytes (at most `cap` of them). A file `verify` refuses, or that is
     /// no regular file within the cap, is removed.
@@ -299,36 +298,19 @@ impl Store {
         verify: impl FnOnce(Bytes) -> std::result::Result<T, String>,
     ) -> Option<T> {
         let path = self.blob_path(digest);
-        let opened = match open_entry(&path, cap) {
-            Ok(opened) => opened,
-            Err(e) => {
-                crate::trace::warning!(digest = %digest, error = %e, "cache entry cannot be read");
-                let _ = e;
+        let (file, len, id, modified) = self.open_counted(&path, digest, cap)?;
+        let bytes = match read_capped(&file, len, cap) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => {
+                drop(file);
+                self.drop_entry(&path, Some(id), digest, "it grew past the size limit");
+                return None;
+            }
+            Err(_) => {
                 bump(&self.counters.errors);
                 bump(&self.counters.misses);
                 return None;
             }
-        };
-        let (file, bytes, id, modified) = match opened {
-            Opened::Missing => {
-                bump(&self.counters.misses);
-                return None;
-            }
-            Opened::Unfit(id) => {
-                self.drop_entry(
-                    &path,
-                    id,
-                    digest,
-                    "not a regular file within the size limit",
-                );
-                return None;
-            }
-            Opened::File {
-                file,
-                bytes,
-                id,
-                modified,
-            } => (file, bytes, id, modified),
         };
         match verify(Bytes::from(bytes)) {
             Ok(value) => {
@@ -356,32 +338,7 @@ impl Store {
     ) -> Option<u64> {
         let path = self.blob_path(digest);
         let cap = size.unwrap_or(self.max_bytes).min(self.max_bytes);
-        let (file, len, id, modified) = match open_file(&path, cap) {
-            Ok(Found::File {
-                file,
-                len,
-                id,
-                modified,
-            }) => (file, len, id, modified),
-            Ok(Found::Missing) => {
-                bump(&self.counters.misses);
-                return None;
-            }
-            Ok(Found::Unfit(id)) => {
-                self.drop_entry(
-                    &path,
-                    id,
-                    digest,
-                    "not a regular file within the size limit",
-                );
-                return None;
-            }
-            Err(_) => {
-                bump(&self.counters.errors);
-                bump(&self.counters.misses);
-                return None;
-            }
-        };
+        let (file, len, id, modified) = self.open_counted(&path, digest, cap)?;
         let mut hasher = crate::digest::Hasher::new(digest.algorithm());
         let mut buf = vec![0u8; 256 << 10];
         let mut copied: u64 = 0;
@@ -496,14 +453,15 @@ impl Store {
     /// The file `tags/NAME`, when it is a regular file of at most `cap`
     /// bytes.
     pub(crate) fn read_tags(&self, name: &str, cap: u64) -> Option<Vec<u8>> {
-        match open_entry(&self.root.join("tags").join(name), cap) {
-            Ok(Opened::File { bytes, .. }) => Some(bytes),
-            Ok(_) => None,
-            Err(_) => {
-                bump(&self.counters.errors);
-                None
-            }
-        }
+        let read =
+            open_file(&self.root.join("tags").join(name), cap).and_then(|found| match found {
+                Found::File { file, len, .. } => read_capped(&file, len, cap),
+                Found::Missing | Found::Unfit(_) => Ok(None),
+            });
+        read.unwrap_or_else(|_| {
+            bump(&self.counters.errors);
+            None
+        })
     }
 
     /// Replaces the file `tags/NAME` with `bytes`, atomically.

@@ -12,6 +12,15 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// What the `referrers` example lists for `reference` (it must succeed),
+/// and its whole output.
+fn referrers_of(reference: &str) -> (String, std::process::Output) {
+    let exe = registry::example("referrers").unwrap();
+    let out = registry::run_example(&exe, &[reference], &[], "");
+    assert!(out.status.success(), "referrers: {}", text(&out.stderr));
+    (text(&out.stdout), out)
+}
+
 /// Pushes a one-layer image to `name:tag` and returns its digest.
 async fn push_image(reg: &registry::Registry, name: &str, tag: &str) -> String {
     let repo = reg.client().repository(name).unwrap();
@@ -66,9 +75,7 @@ fn attach_then_referrers_lists_the_sbom() {
         .map(|(_, d)| d.to_owned())
         .unwrap_or_else(|| panic!("no digest in {printed:?}"));
 
-    let out = registry::run_example(&referrers, &[&reference], &[], "");
-    assert!(out.status.success(), "referrers: {}", text(&out.stderr));
-    let listed = text(&out.stdout);
+    let (listed, out) = referrers_of(&reference);
     assert!(
         listed.starts_with(&format!("{referrer} application/spdx+json ")),
         "{listed}"
@@ -201,8 +208,8 @@ fn copy_with_referrers_to_a_second_registry_then_delete_with_them() {
         std::time::Duration::from_secs(60),
         push_image(reg, "ocix/travel", "v1"),
     );
-    let [attach, copy, referrers, delete] =
-        ["attach", "copy", "referrers", "delete"].map(|e| registry::example(e).unwrap());
+    let [attach, copy, delete] =
+        ["attach", "copy", "delete"].map(|e| registry::example(e).unwrap());
     let dir = tempfile::tempdir().unwrap();
     let sbom = dir.path().join("sbom.json");
     std::fs::write(&sbom, br#"{"spdxVersion":"SPDX-2.3","name":"travel"}"#).unwrap();
@@ -221,9 +228,7 @@ fn copy_with_referrers_to_a_second_registry_then_delete_with_them() {
     assert!(printed.contains(&format!(" {image} (")), "{printed}");
     assert!(printed.contains(", 1 referrer)"), "{printed}");
 
-    let out = registry::run_example(&referrers, &[&mirrored], &[], "");
-    assert!(out.status.success(), "referrers: {}", text(&out.stderr));
-    let listed = text(&out.stdout);
+    let (listed, _) = referrers_of(&mirrored);
     assert!(
         listed.starts_with(&format!("{sbom_digest} application/spdx+json")),
         "{listed}"
@@ -291,10 +296,6 @@ fn copy_with_referrers_to_a_second_registry_then_delete_with_them() {
     });
     assert!(left.is_empty(), "{repo}: {left:?}");
     // The source keeps the image and its SBOM.
-    let out = registry::run_example(&referrers, &[&source], &[], "");
-    assert!(
-        text(&out.stdout).starts_with(sbom_digest),
-        "{}",
-        text(&out.stdout)
-    );
+    let (listed, _) = referrers_of(&source);
+    assert!(listed.starts_with(sbom_digest), "{listed}");
 }
