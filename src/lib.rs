@@ -85,6 +85,7 @@ mod client;
 pub mod digest;
 mod error;
 pub mod http;
+mod local_fs;
 pub mod models;
 pub mod reference;
 pub mod repository;

@@ -18,6 +18,7 @@ use bytes::Bytes;
 use super::{CacheConfig, CacheStats};
 use crate::digest::Digest;
 use crate::error::Error;
+use crate::local_fs::{is_symlink_refusal, open_no_follow};
 use crate::Result;
 
 /// A read refreshes a file's modification time (its place in the LRU order)
@@ -101,18 +102,10 @@ enum Found {
 /// FIFO (`O_NONBLOCK`) and checks it is a regular file of at most `cap`
 /// bytes on the opened handle.
 fn open_file(path: &Path, cap: u64) -> io::Result<Found> {
-    let mut options = fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(
-        &mut options,
-        libc::O_NOFOLLOW | libc::O_NONBLOCK,
-    );
-    let file = match options.open(path) {
+    let file = match open_no_follow(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Found::Missing),
-        #[cfg(unix)]
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(Found::Unfit(None)),
+        Err(e) if is_symlink_refusal(&e) => return Ok(Found::Unfit(None)),
         Err(e) => return Err(e),
     };
     let meta = file.metadata()?;

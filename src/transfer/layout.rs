@@ -9,6 +9,7 @@ use crate::api::{persist_beside, temp_beside};
 use crate::digest::{Algorithm, Digest};
 use crate::error::Error;
 use crate::http::Limits;
+use crate::local_fs::{is_symlink_refusal, open_no_follow};
 use crate::models::{Descriptor, ImageIndex, Manifest, ManifestBody};
 use crate::verify::{Verifier, VerifyingStream};
 
@@ -72,17 +73,9 @@ fn open_regular(path: &Path) -> Result<(std::fs::File, u64)> {
     {
         return Err(not_regular());
     }
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(
-        &mut options,
-        libc::O_NOFOLLOW | libc::O_NONBLOCK,
-    );
-    let file = match options.open(path) {
+    let file = match open_no_follow(path) {
         Ok(file) => file,
-        #[cfg(unix)]
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(not_regular()),
+        Err(e) if is_symlink_refusal(&e) => return Err(not_regular()),
         Err(e) => return Err(io(path)(e)),
     };
     let meta = file.metadata().map_err(io(path))?;
