@@ -175,13 +175,22 @@ impl Client {
             self.tags(name)
                 .pages()
                 .map_ok(|page| {
-                    let listed = listed_by_tag(&page.manifests);
-                    let rows: Vec<(String, Option<ListedManifest>)> = page
+                    let listed = match options.from_listing {
+                        true => listed_by_tag(&page.manifests),
+                        false => HashMap::new(),
+                    };
+                    // Only what a row needs is copied per tag: one entry may
+                    // name every tag of the page.
+                    let rows: Vec<(String, Option<Dated>)> = page
                         .items
                         .into_iter()
                         .map(|tag| {
-                            let entry = listed.get(tag.as_str()).copied().flatten().cloned();
-                            (tag, entry)
+                            let dated = listed
+                                .get(tag.as_str())
+                                .copied()
+                                .flatten()
+                                .and_then(Dated::of);
+                            (tag, dated)
                         })
                         .collect();
                     futures::stream::iter(rows.into_iter().map(Ok::<_, Error>))
@@ -192,14 +201,12 @@ impl Client {
                     if let Some(observer) = observer {
                         observer(&ReportEvent::Listed { tag: &tag });
                     }
-                    let info = match tag.parse::<Tag>() {
-                        Ok(parsed) => match listed.filter(|_| options.from_listing) {
-                            Some(entry) if dated_by_listing(&entry) => {
-                                Ok(info_from_listing(parsed, entry))
-                            }
-                            _ => self.tag_info_with(name, &parsed, platform, hints).await,
-                        },
-                        Err(e) => Err(e),
+                    let info = match (tag.parse::<Tag>(), listed) {
+                        (Ok(parsed), Some(dated)) => Ok(dated.info(parsed)),
+                        (Ok(parsed), None) => {
+                            self.tag_info_with(name, &parsed, platform, hints).await
+                        }
+                        (Err(e), _) => Err(e),
                     };
                     if let Some(observer) = observer {
                         observer(&ReportEvent::Read {
@@ -254,27 +261,39 @@ fn listed_by_tag(listed: &[ListedManifest]) -> HashMap<&str, Option<&ListedManif
     by_tag
 }
 
-/// Whether a listed manifest dates its tag: an image manifest (an index's
-/// date is its chosen platform's image, which the listing does not name)
-/// with a creation time.
-fn dated_by_listing(entry: &ListedManifest) -> bool {
-    let image = matches!(
-        entry.media_type.as_deref(),
-        Some(media_type::DOCKER_MANIFEST_V2 | media_type::OCI_MANIFEST)
-    );
-    image && entry.created_ms.is_some()
+/// A tag's row as the listing gives it, for a listed image manifest (an
+/// index's date is its chosen platform's image, which the listing does not
+/// name) with a creation time.
+struct Dated {
+    digest: Digest,
+    media_type: String,
+    created_at: SystemTime,
 }
 
-/// The row of a tag the listing dates ([`dated_by_listing`]).
-fn info_from_listing(tag: Tag, entry: ListedManifest) -> TagInfo {
-    let created_at = entry.created();
-    TagInfo {
-        tag,
-        digest: entry.digest,
-        media_type: entry.media_type.unwrap_or_default(),
-        created: created_at.map(format_rfc3339),
-        created_at,
-        platform: None,
+impl Dated {
+    fn of(entry: &ListedManifest) -> Option<Dated> {
+        let media_type = entry.media_type.as_deref().filter(|m| {
+            matches!(
+                *m,
+                media_type::DOCKER_MANIFEST_V2 | media_type::OCI_MANIFEST
+            )
+        })?;
+        Some(Dated {
+            digest: entry.digest.clone(),
+            media_type: media_type.to_owned(),
+            created_at: entry.created()?,
+        })
+    }
+
+    fn info(self, tag: Tag) -> TagInfo {
+        TagInfo {
+            tag,
+            digest: self.digest,
+            media_type: self.media_type,
+            created: Some(format_rfc3339(self.created_at)),
+            created_at: Some(self.created_at),
+            platform: None,
+        }
     }
 }
 

@@ -751,6 +751,45 @@ async fn gcr_tag_list_timestamps_spare_the_report_its_requests() {
     );
 }
 
+/// A hostile listing in GCR's shape: one entry of the `manifest` map names
+/// every one of 20,000 tags. Each row takes only its digest, type and date
+/// from it (copying the entry per tag would hold 400 million tag strings).
+#[tokio::test]
+async fn gcr_shaped_entry_naming_every_tag_is_not_copied_per_tag() {
+    const DIGEST: &str = "sha256:400ee2ed939df769d4681023810d2e4fb9479b8401d97003c710d0e20f7c49c6";
+    let tags: Vec<String> = (0..20_000).map(|i| format!("t{i}")).collect();
+    let server = mock::server().await;
+    let body = serde_json::json!({
+        "manifest": {
+            DIGEST: {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "tag": tags, "timeCreatedMs": "1595895577054",
+            },
+        },
+        "name": "p/many",
+        "tags": tags,
+    });
+    Mock::given(method("GET"))
+        .and(path("/v2/p/many/tags/list"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .mount(&server)
+        .await;
+    let client = client_as("gcr.io", &server);
+    let report = client
+        .repository("p/many")
+        .expect("repo")
+        .tag_report(&dockreg::repository::ReportOptions::default())
+        .await
+        .expect("report");
+    assert_eq!(report.rows.len(), tags.len());
+    assert!(report
+        .rows
+        .iter()
+        .all(|r| r.digest.to_string() == DIGEST && r.created.is_some()));
+    let requests = server.received_requests().await.expect("recorded");
+    assert_eq!(requests.len(), 1, "the listing alone");
+}
+
 // ---------------------------------------------------------------- Pulp
 
 /// Pulp serves schema 1 as `application/x-troff-man` (the `.man`-like
