@@ -3,7 +3,8 @@
 //! symlinks, kept under the size bound by LRU eviction.
 //!
 //! Everything here is blocking file I/O: callers run it on the blocking
-//! pool ([`super::fetch`]). Nothing returns an error: a failure is counted
+//! pool ([`super::fetch`]) or the cache's writing thread
+//! ([`super::writer`]). Nothing returns an error: a failure is counted
 //! and reads as a miss.
 
 use std::fs;

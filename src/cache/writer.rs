@@ -105,6 +105,15 @@ impl Cache {
     /// Waits until every write asked for so far is done (or failed, which
     /// the stats count).
     pub(crate) async fn settled(&self) {
+        let started = self
+            .jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some();
+        if !started {
+            // No write was ever queued (or its thread is gone with them).
+            return;
+        }
         let (done, wait) = oneshot::channel();
         self.queue(Job::Settled(done)).await;
         // A thread that died drops the sender: nothing is left to wait for.
