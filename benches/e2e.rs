@@ -29,7 +29,8 @@
 //!   report with a warm cache (the tag list and a `HEAD` per tag) versus the
 //!   same curl 600-GET floor as (b), measured alternating with it; row (b1),
 //!   a report with an empty cache (a new directory per run) versus one
-//!   without a cache, to show a cold cache costs nothing.
+//!   without a cache, to show a cold cache costs nothing, and the same
+//!   with the cache on tmpfs (`/dev/shm`), apart from the filesystem.
 //! * (x) row (b3): the warm-cache report over TLS (the (t) registry), over
 //!   HTTP/1.1 and HTTP/2, versus `curl --http1.1` / `--http2` doing the 600
 //!   GETs, the four rotating in each round.
@@ -1636,6 +1637,20 @@ impl Bench<'_> {
 // (w), (x) the report with the on-disk cache
 // ===========================================================================
 
+/// `/dev/shm` when it is a writable tmpfs (Linux), for the cache row that
+/// leaves the disk's filesystem out.
+fn tmpfs_dir() -> Option<PathBuf> {
+    let shm = Path::new("/dev/shm");
+    let mounts = std::fs::read_to_string("/proc/mounts").ok()?;
+    let is_tmpfs = mounts.lines().any(|l| {
+        let mut f = l.split_whitespace();
+        (f.nth(1), f.next()) == (Some("/dev/shm"), Some("tmpfs"))
+    });
+    let probe = shm.join(format!(".dockreg-e2e-probe-{}", std::process::id()));
+    let writable = std::fs::create_dir(&probe).is_ok() && std::fs::remove_dir(&probe).is_ok();
+    (is_tmpfs && writable).then(|| shm.to_owned())
+}
+
 /// The requests in `reg`'s access log so far, by method (the log has them
 /// only when the registry runs with its access log on; see `main`).
 fn logged_requests(reg: &Registry) -> BTreeMap<String, usize> {
@@ -1744,6 +1759,22 @@ impl Bench<'_> {
         };
         let plain_run = |_: usize| this.timed_report(plain, &name, &expected);
         let (cold, none) = this.alternate("(b1) cold cache vs no cache", cold_run, plain_run);
+        // The same with the cache on tmpfs, where creating a file is no
+        // disk's business: what the cache's own code costs, apart from the
+        // filesystem (shown, not a target).
+        let shm = tmpfs_dir().map(|d| d.join(format!("dockreg-e2e-{}", std::process::id())));
+        let on_tmpfs = shm.as_ref().map(|shm| {
+            let run = |round: usize| {
+                this.timed_report(
+                    cached(&shm.join(format!("round-{round}"))),
+                    &name,
+                    &expected,
+                )
+            };
+            let timed = this.alternate("(b1 tmpfs) cold cache vs no cache", run, plain_run);
+            let _ = std::fs::remove_dir_all(shm);
+            timed
+        });
         let runs: Vec<CountedRun<'_>> = vec![
             (
                 "no cache",
@@ -1792,12 +1823,28 @@ impl Bench<'_> {
         self.line("(b2) curl -Z --parallel-max 16", &c);
         self.line("(b1) dockreg report, empty cache", &cold);
         self.line("(b1) dockreg report, no cache", &none);
+        if let Some((cold, none)) = &on_tmpfs {
+            let mut row = ratio_row(
+                &format!("(b1) report, {n} tags, empty cache on tmpfs"),
+                "dockreg report without a cache",
+                cold,
+                none,
+                1.05,
+                true,
+            );
+            row.target = "-".into();
+            row.pass = None;
+            self.rows.push(row);
+            self.line("(b1) dockreg report, empty cache on tmpfs", cold);
+            self.line("(b1) dockreg report, no cache (tmpfs rounds)", none);
+        }
         self.note_requests("(w)", &counted);
         self.notes.push(format!(
             "(w) every dockreg run builds its client (a repeated report is a new process), with \
              ClientBuilder::cache on a directory in the scratch dir: (b2) warm (filled by one \
              report before the rounds), (b1) a new, never used directory per run (removed after \
-             the row), against a report without a cache built the same way. Both registries run with the access log on; {} rounds.",
+             the row), against a report without a cache built the same way; the tmpfs row \
+             puts those directories on /dev/shm. Both registries run with the access log on; {} rounds.",
             self.cfg.rounds
         ));
     }
