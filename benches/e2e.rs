@@ -1517,6 +1517,49 @@ fn curl_http_version(reg: &Registry, ca: &Path, flag: &str) -> String {
 }
 
 impl Bench<'_> {
+    /// Rotates the report over TLS, a client from `client(http1_only)` per
+    /// run, with HTTP/1.1 and HTTP/2, against `curl --http1.1` and
+    /// `--http2` doing the GETs of `config` (trusting `ca`). The samples:
+    /// dockreg HTTP/1.1, curl HTTP/1.1, dockreg HTTP/2, curl HTTP/2.
+    #[allow(clippy::too_many_arguments)]
+    fn rotate_tls<F: FnOnce() -> Client>(
+        &self,
+        what: &str,
+        label: &str,
+        client: impl Fn(bool) -> F,
+        name: &RepositoryName,
+        expected: &[(String, String, String)],
+        config: &Path,
+        ca: &str,
+    ) -> [Vec<Sample>; 4] {
+        let curl_run = |flag: &'static str| {
+            move |_: usize| {
+                self.meter
+                    .measure(|| run_ok(&mut curl_report(config, &[flag, "--cacert", ca])))
+                    .0
+            }
+        };
+        let (mut d1, mut c1) = (
+            |_: usize| self.timed_report(client(true), name, expected),
+            curl_run("--http1.1"),
+        );
+        let (mut d2, mut c2) = (
+            |_: usize| self.timed_report(client(false), name, expected),
+            curl_run("--http2"),
+        );
+        let (h1, h2) = (format!("{label} HTTP/1.1"), format!("{label} HTTP/2"));
+        let samples = self.rotate(
+            what,
+            &mut [
+                (&h1, &mut d1),
+                ("curl --http1.1", &mut c1),
+                (&h2, &mut d2),
+                ("curl --http2", &mut c2),
+            ],
+        );
+        <[Vec<Sample>; 4]>::try_from(samples).expect("four jobs")
+    }
+
     /// Runs each of `jobs` once per round, the order rotating by one each
     /// round; returns their samples, in the order of `jobs`.
     fn rotate(
@@ -1569,32 +1612,8 @@ impl Bench<'_> {
                     .expect("dockreg client")
             }
         };
-        let curl_run = |flag: &str| {
-            let flag = flag.to_owned();
-            move |_: usize| {
-                this.meter
-                    .measure(|| run_ok(&mut curl_report(config, &[&flag, "--cacert", ca_str])))
-                    .0
-            }
-        };
-        let (mut d1, mut c1) = (
-            |_: usize| this.timed_report(client(true), &name, &expected),
-            curl_run("--http1.1"),
-        );
-        let (mut d2, mut c2) = (
-            |_: usize| this.timed_report(client(false), &name, &expected),
-            curl_run("--http2"),
-        );
-        let samples = this.rotate(
-            "(t)",
-            &mut [
-                ("dockreg HTTP/1.1", &mut d1),
-                ("curl --http1.1", &mut c1),
-                ("dockreg HTTP/2", &mut d2),
-                ("curl --http2", &mut c2),
-            ],
-        );
-        let [d1, c1, d2, c2] = <[Vec<Sample>; 4]>::try_from(samples).expect("four jobs");
+        let [d1, c1, d2, c2] =
+            this.rotate_tls("(t)", "dockreg", client, &name, &expected, config, ca_str);
         for (proto, flag, d, c) in [
             ("HTTP/1.1", "--http1.1", &d1, &c1),
             ("HTTP/2", "--http2", &d2, &c2),
@@ -1876,32 +1895,15 @@ impl Bench<'_> {
         };
         // Fill the cache once.
         this.timed_report(client(false), &name, &expected);
-        let curl_run = |flag: &str| {
-            let flag = flag.to_owned();
-            move |_: usize| {
-                this.meter
-                    .measure(|| run_ok(&mut curl_report(config, &[&flag, "--cacert", ca_str])))
-                    .0
-            }
-        };
-        let (mut d1, mut c1) = (
-            |_: usize| this.timed_report(client(true), &name, &expected),
-            curl_run("--http1.1"),
-        );
-        let (mut d2, mut c2) = (
-            |_: usize| this.timed_report(client(false), &name, &expected),
-            curl_run("--http2"),
-        );
-        let samples = this.rotate(
+        let [d1, c1, d2, c2] = this.rotate_tls(
             "(x)",
-            &mut [
-                ("dockreg warm HTTP/1.1", &mut d1),
-                ("curl --http1.1", &mut c1),
-                ("dockreg warm HTTP/2", &mut d2),
-                ("curl --http2", &mut c2),
-            ],
+            "dockreg warm",
+            client,
+            &name,
+            &expected,
+            config,
+            ca_str,
         );
-        let [d1, c1, d2, c2] = <[Vec<Sample>; 4]>::try_from(samples).expect("four jobs");
         let runs: Vec<CountedRun<'_>> = vec![
             (
                 "TLS warm cache HTTP/1.1",
