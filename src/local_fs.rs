@@ -31,3 +31,25 @@ pub(crate) fn is_symlink_refusal(e: &io::Error) -> bool {
         false
     }
 }
+
+/// Which file a handle or path is (device and inode), so that removing a
+/// file found bad does not remove another one renamed there since.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FileId(u64, u64);
+
+impl FileId {
+    /// The id of the file `meta` describes (always equal elsewhere than on
+    /// unix, where callers check by other means).
+    pub(crate) fn of(meta: &std::fs::Metadata) -> FileId {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            FileId(meta.dev(), meta.ino())
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = meta;
+            FileId(0, 0)
+        }
+    }
+}

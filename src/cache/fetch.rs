@@ -8,6 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::hints::MAX_HINTS_BYTES;
+use super::store::check_blob;
 use super::{Cache, CacheStats, Hints, Store};
 use crate::api::{check_fan_out, verify_manifest};
 use crate::client::Client;
@@ -65,6 +66,9 @@ impl Client {
     ) -> Option<u64> {
         let store = self.store().filter(|s| s.layers)?;
         let digest = digest.clone();
+        if store.stale() {
+            blocking(store, Store::reload).await;
+        }
         blocking(store, move |s| {
             let n = s.copy_out(&digest, size, &mut out)?;
             (!sync || out.sync_all().is_ok()).then_some(n)
@@ -79,6 +83,25 @@ impl Client {
         if let Some(store) = self.store().filter(|s| s.layers) {
             let (digest, path) = (digest.clone(), path.to_owned());
             blocking(store, move |s| s.keep_file(&digest, &path)).await;
+        }
+    }
+
+    /// Looks up the entry of `digest` with `get` (which reads and verifies
+    /// it): on the blocking pool when it is on disk, here when it is a
+    /// miss or in memory. The index is read first when it is stale.
+    async fn cached<T: Send + 'static>(
+        &self,
+        store: &Arc<Store>,
+        digest: &Digest,
+        get: impl FnOnce(&Store) -> Option<T> + Send + 'static,
+    ) -> Option<T> {
+        if store.stale() {
+            blocking(store, Store::reload).await;
+        }
+        if store.on_disk(digest) {
+            blocking(store, get).await.flatten()
+        } else {
+            get(store)
         }
     }
 
@@ -101,6 +124,8 @@ impl Client {
             .hex()
             .to_owned();
         blocking(store, move |s| {
+            // What other runs wrote since this client last looked counts.
+            s.reload();
             let text = s.read_tags(&key, MAX_HINTS_BYTES).unwrap_or_default();
             let mut hints = Hints::parse(key, &text);
             hints.cached = hints
@@ -184,19 +209,19 @@ impl Client {
             media_type.map(str::to_owned),
             *self.limits(),
         );
-        let cached = blocking(store, move |s| {
-            s.get(&wanted, limits.manifest, |bytes| {
-                let what = format!("cached manifest {wanted}");
-                let manifest = Manifest::from_bytes(bytes, media_type.as_deref())
-                    .map_err(|e| e.to_string())?;
-                verify_manifest(&manifest, [Some(&wanted), None], &what)
-                    .and_then(|()| check_fan_out(&manifest, &limits, &what))
-                    .map_err(|e| e.to_string())?;
-                Ok(manifest)
+        let cached = self
+            .cached(store, digest, move |s| {
+                s.get(&wanted, limits.manifest, |bytes| {
+                    let what = format!("cached manifest {wanted}");
+                    let manifest = Manifest::from_bytes(bytes, media_type.as_deref())
+                        .map_err(|e| e.to_string())?;
+                    verify_manifest(&manifest, [Some(&wanted), None], &what)
+                        .and_then(|()| check_fan_out(&manifest, &limits, &what))
+                        .map_err(|e| e.to_string())?;
+                    Ok(manifest)
+                })
             })
-        })
-        .await
-        .flatten();
+            .await;
         if let Some(manifest) = cached {
             return Ok(manifest);
         }
@@ -220,20 +245,13 @@ impl Client {
             return self.blob_bytes_sized(name, digest, size, limit).await;
         };
         let wanted = digest.clone();
-        let cached = blocking(store, move |s| {
-            s.get(&wanted, limit, |bytes| {
-                if size.is_some_and(|n| n != bytes.len() as u64) {
-                    return Err(format!("{} bytes, not {size:?}", bytes.len()));
-                }
-                let actual = Digest::compute(wanted.algorithm(), &bytes);
-                if actual != wanted {
-                    return Err(format!("its bytes hash to {actual}"));
-                }
-                Ok(bytes)
+        let cached = self
+            .cached(store, digest, move |s| {
+                s.get(&wanted, limit, |bytes| {
+                    check_blob(&wanted, size, &bytes).map(|()| bytes)
+                })
             })
-        })
-        .await
-        .flatten();
+            .await;
         if let Some(bytes) = cached {
             return Ok(bytes);
         }

@@ -22,24 +22,40 @@
 //!
 //! # What it holds and where
 //!
-//! Manifests and image configs, by digest, under `DIR/blobs/ALGORITHM/HEX`,
-//! each file the exact bytes the registry sent (`sha256sum` of a file is its
-//! name). Layer blobs stay out unless [`CacheConfig::layers`] asks for
-//! them: then a blob downloaded to a file is copied out of the cache when
-//! it is there (hashed on the way) and kept after a download.
+//! Manifests and image configs, by digest, each the exact bytes the
+//! registry sent. The entries a call fetched are written together when it
+//! settles, as one pack, `DIR/packs/NAME.pack`: a text index (`dockreg-pack
+//! 1 INDEX_LEN`, then a `DIGEST OFFSET LENGTH` line per entry, offsets from
+//! the end of the index), then the entries' bytes back to back. A first
+//! report of 300 tags so creates two files (the pack and its tag hints), not
+//! 601. A batch of fewer than eight entries is written as files of their
+//! own, `DIR/blobs/ALGORITHM/HEX` (`sha256sum` of such a file is its name);
+//! so are layer blobs, which stay out unless [`CacheConfig::layers`] asks
+//! for them: then a blob downloaded to a file is copied out of the cache
+//! when it is there (hashed on the way) and kept after a download.
 //! `DIR/tags/` keeps, per registry and repository, the digest each
 //! tag had at the last report: only a hint that decides whether a tag is
 //! asked with a `HEAD` (when its manifest is likely cached) or a `GET`
 //! (when it is not, so that a cold cache costs what no cache costs).
 //!
+//! Each client keeps an index of what the directory holds in memory, read
+//! at the start of every report, retention plan and usage scan (and when it
+//! is older than a minute): a digest it does not know is a miss without a
+//! look at the disk, and what other processes wrote since counts from the
+//! next call on.
+//!
 //! # Trust
 //!
 //! Nothing read from the cache is trusted: every entry is hashed again on
 //! the way out and checked against the digest it is wanted by (and a config
-//! against the size its manifest gives). A file that does not verify, is
-//! larger than [`Limits`](crate::http::Limits) allow, is not a regular file
-//! (a symlink, a FIFO) or cannot be read is dropped and its content fetched
-//! from the registry again. Only content whose digest was verified is
+//! against the size its manifest gives), wherever the index says it is. A
+//! file that does not verify, is larger than [`Limits`](crate::http::Limits)
+//! allow, is not a regular file (a symlink, a FIFO) or cannot be read is
+//! dropped and its content fetched from the registry again. A pack entry
+//! that does not verify (or is cut short) drops its pack: the pack's other
+//! entries that still hash right move to a new pack first, so only the bad
+//! ones are fetched again. An index line that does not parse, or points
+//! outside its pack, is no entry. Only content whose digest was verified is
 //! written. A tag's digest always comes from the registry (a `HEAD` with
 //! every manifest type in `Accept`); the cache only answers "which bytes
 //! have this digest".
@@ -55,11 +71,13 @@
 //! underneath) degrades to the network: the call still succeeds, and
 //! [`Client::cache_stats`](crate::Client::cache_stats) counts the errors.
 //! Several processes may share one directory: writes go to a temporary file
-//! in the same directory and are renamed into place, no lock is held across
-//! a network call, and since every read verifies, a file being evicted or
-//! half written by another process is at worst a miss. The directory is
-//! kept under [`CacheConfig::max_bytes`] by evicting the least recently used
-//! files (a read refreshes a file's modification time).
+//! in the same directory and are renamed into place (a pack is never
+//! changed after), no lock is held across a network call, and since every
+//! read verifies, a file being evicted or half written by another process
+//! is at worst a miss. The directory is kept under [`CacheConfig::max_bytes`]
+//! by evicting the least recently used files, a pack as one (a read
+//! refreshes a file's modification time); a pack is at most a sixteenth of
+//! the bound (and 8 MiB).
 //!
 //! # Requests
 //!
@@ -71,6 +89,8 @@
 
 mod fetch;
 mod hints;
+mod index;
+mod pack;
 mod store;
 mod writer;
 
@@ -180,11 +200,13 @@ pub struct CacheStats {
     pub hits: u64,
     /// Entries looked for and not there (fetched from the registry).
     pub misses: u64,
-    /// Entries written.
+    /// Entries written (a pack counts each of its entries; entries moved
+    /// out of a bad pack are not counted again).
     pub writes: u64,
-    /// Files dropped because they did not verify or were not regular files
-    /// within the size limit (when read, each also counts as a miss;
-    /// symlinks are also dropped when found while evicting).
+    /// Entries dropped because they did not verify or were not regular
+    /// files within the size limit (when read, each also counts as a miss),
+    /// and symlinks and files that are no pack, dropped when the directory
+    /// is read or evicted.
     pub dropped: u64,
     /// Files evicted to stay under [`CacheConfig::max_bytes`].
     pub evicted: u64,

@@ -1,25 +1,29 @@
-//! The cache's files: `DIR/blobs/ALGORITHM/HEX` (content by digest) and
-//! `DIR/tags/KEY` (tag hints), written atomically, read without following
-//! symlinks, kept under the size bound by LRU eviction.
+//! The cache's files: `DIR/blobs/ALGORITHM/HEX` (loose entries, by digest),
+//! `DIR/packs/NAME.pack` (many entries in one file, see [`super::pack`])
+//! and `DIR/tags/KEY` (tag hints), written atomically, read without
+//! following symlinks, kept under the size bound by LRU eviction; and the
+//! [`Index`] of what they hold.
 //!
-//! Everything here is blocking file I/O: callers run it on the blocking
-//! pool ([`super::fetch`]) or the cache's writing thread
+//! Everything here that touches a file is blocking I/O: callers run it on
+//! the blocking pool ([`super::fetch`]) or the cache's writing thread
 //! ([`super::writer`]). Nothing returns an error: a failure is counted
 //! and reads as a miss.
 
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
+use super::index::{self, Index, Loc, Pack, TEMP_PREFIX};
+use super::pack;
 use super::{CacheConfig, CacheStats};
 use crate::digest::Digest;
 use crate::error::Error;
-use crate::local_fs::{is_symlink_refusal, open_no_follow};
+use crate::local_fs::{is_symlink_refusal, open_no_follow, FileId};
 use crate::Result;
 
 /// A read refreshes a file's modification time (its place in the LRU order)
@@ -27,12 +31,15 @@ use crate::Result;
 const TOUCH_AFTER: Duration = Duration::from_secs(60);
 /// A temporary file older than this belongs to a writer that died.
 const STALE_TEMP: Duration = Duration::from_secs(3600);
-/// Temporary files start with this; entries never do (they are hex).
-const TEMP_PREFIX: &str = ".tmp-";
 /// The directories of the layout, each created when missing.
-const SUBDIRS: [&str; 4] = ["blobs", "blobs/sha256", "blobs/sha512", "tags"];
+const SUBDIRS: [&str; 5] = ["blobs", "blobs/sha256", "blobs/sha512", "packs", "tags"];
 /// The directories whose files count against the bound.
-const COUNTED: [&str; 3] = ["blobs/sha256", "blobs/sha512", "tags"];
+const COUNTED: [&str; 4] = ["blobs/sha256", "blobs/sha512", "packs", "tags"];
+/// The largest pack written; a larger batch is written as several.
+const MAX_PACK_BYTES: u64 = 8 << 20;
+/// The most bytes of a bad pack's other entries moved to a new pack; the
+/// rest are left to be fetched again.
+const MAX_SALVAGE_BYTES: u64 = 64 << 20;
 
 /// The standard tag that tells backup tools the directory is a cache
 /// (<https://bford.info/cachedir/>).
@@ -46,12 +53,16 @@ pub(crate) struct Store {
     max_bytes: u64,
     /// Whether downloads to files go through the store too.
     pub(crate) layers: bool,
+    /// What the directory holds, as last read, and what is queued.
+    index: Mutex<Index>,
     /// The bytes the counted files take: as last counted, plus what this
     /// process wrote since; `None` until the first write counts them.
     used: Mutex<Option<u64>>,
     /// Held while this process evicts (others skip evicting meanwhile).
     evicting: Mutex<()>,
-    /// Makes temporary names unique within the process.
+    /// Held while a bad pack's good entries move to a new one.
+    salvaging: Mutex<()>,
+    /// Makes temporary and pack names unique within the process.
     seq: AtomicU64,
     counters: Counters,
 }
@@ -70,23 +81,11 @@ fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
-/// The file a read came from (device and inode), so that dropping a bad
-/// file does not remove a good one another process renamed there since.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileId(u64, u64);
-
-#[cfg(unix)]
-fn file_id(meta: &fs::Metadata) -> FileId {
-    use std::os::unix::fs::MetadataExt;
-    FileId(meta.dev(), meta.ino())
+fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
 }
 
-#[cfg(not(unix))]
-fn file_id(_meta: &fs::Metadata) -> FileId {
-    FileId(0, 0)
-}
-
-/// What opening an entry found, before reading it.
+/// What opening a loose file found, before reading it.
 enum Found {
     Missing,
     /// A regular file within the cap, open for reading.
@@ -110,7 +109,7 @@ fn open_file(path: &Path, cap: u64) -> io::Result<Found> {
         Err(e) => return Err(e),
     };
     let meta = file.metadata()?;
-    let id = file_id(&meta);
+    let id = FileId::of(&meta);
     #[cfg(not(unix))]
     if fs::symlink_metadata(path)?.file_type().is_symlink() {
         return Ok(Found::Unfit(None));
@@ -126,12 +125,67 @@ fn open_file(path: &Path, cap: u64) -> io::Result<Found> {
     })
 }
 
-/// Reads an opened file whole: `None` when it holds more than `cap` bytes
-/// (it grew since it was opened).
-fn read_capped(file: &fs::File, len: u64, cap: u64) -> io::Result<Option<Vec<u8>>> {
-    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-    file.take(cap.saturating_add(1)).read_to_end(&mut bytes)?;
-    Ok((bytes.len() as u64 <= cap).then_some(bytes))
+/// Where an opened entry came from: what to remove when it is bad.
+enum Origin {
+    Loose { path: PathBuf, id: FileId },
+    Packed(Arc<Pack>),
+}
+
+/// An entry open for reading: `len` bytes of `file` from where it is
+/// positioned. A loose file's `len` is its length when opened (it may have
+/// grown since); a packed entry's is exact.
+struct Opened {
+    file: fs::File,
+    len: u64,
+    modified: Option<SystemTime>,
+    origin: Origin,
+}
+
+impl Opened {
+    /// Reads the entry whole: `None` when a loose file holds more than
+    /// `cap` bytes (it grew since it was opened) or a packed entry is cut
+    /// short (the pack was truncated).
+    fn read(&self, cap: u64) -> io::Result<Option<Vec<u8>>> {
+        let mut bytes = Vec::with_capacity(usize::try_from(self.len).unwrap_or(0));
+        match self.origin {
+            Origin::Loose { .. } => {
+                (&self.file)
+                    .take(cap.saturating_add(1))
+                    .read_to_end(&mut bytes)?;
+                Ok((bytes.len() as u64 <= cap).then_some(bytes))
+            }
+            Origin::Packed(_) => {
+                (&self.file).take(self.len).read_to_end(&mut bytes)?;
+                Ok((bytes.len() as u64 == self.len).then_some(bytes))
+            }
+        }
+    }
+
+    /// Copies the entry into `out` (at most `cap` bytes of a loose file),
+    /// hashing it: the digest and the number of bytes copied.
+    fn copy(&self, digest: &Digest, cap: u64, out: &mut fs::File) -> io::Result<(Digest, u64)> {
+        let limit = match self.origin {
+            Origin::Loose { .. } => cap.saturating_add(1),
+            Origin::Packed(_) => self.len,
+        };
+        let mut hasher = crate::digest::Hasher::new(digest.algorithm());
+        let mut buf = vec![0u8; 256 << 10];
+        let mut copied: u64 = 0;
+        let mut reader = (&self.file).take(limit);
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    hasher.update(&buf[..n]);
+                    copied += n as u64;
+                    out.write_all(&buf[..n])?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((hasher.finish(), copied))
+    }
 }
 
 /// Refreshes a file just read in the LRU order, when it was not lately; a
@@ -153,6 +207,23 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(dir)
+}
+
+/// Whether the bytes of a cached entry hash to `digest` (and have `size`,
+/// when given): the reason when they do not.
+pub(crate) fn check_blob(
+    digest: &Digest,
+    size: Option<u64>,
+    bytes: &[u8],
+) -> std::result::Result<(), String> {
+    if size.is_some_and(|n| n != bytes.len() as u64) {
+        return Err(format!("{} bytes, not {}", bytes.len(), size.unwrap_or(0)));
+    }
+    let actual = Digest::compute(digest.algorithm(), bytes);
+    if actual != *digest {
+        return Err(format!("its bytes hash to {actual}"));
+    }
+    Ok(())
 }
 
 impl Store {
@@ -212,8 +283,10 @@ impl Store {
             root,
             max_bytes: config.max_bytes,
             layers: config.layers,
+            index: Mutex::new(Index::default()),
             used: Mutex::new(None),
             evicting: Mutex::new(()),
+            salvaging: Mutex::new(()),
             seq: AtomicU64::new(0),
             counters: Counters::default(),
         })
@@ -232,58 +305,175 @@ impl Store {
         }
     }
 
+    fn index(&self) -> MutexGuard<'_, Index> {
+        self.index.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reads the directory again: what other processes wrote or removed
+    /// since is known after it.
+    pub(crate) fn reload(&self) {
+        let known = self.index().packs();
+        let scan = index::scan(&self.root, &known);
+        add(&self.counters.dropped, scan.removed);
+        add(&self.counters.errors, scan.errors);
+        self.index().replace(scan);
+    }
+
+    /// Whether the index was never read, or not lately.
+    pub(crate) fn stale(&self) -> bool {
+        self.index().stale()
+    }
+
     fn blob_dir(&self, digest: &Digest) -> PathBuf {
         self.root.join("blobs").join(digest.algorithm().as_str())
     }
 
-    /// Where the entry for `digest` lives (the hex part is validated lower
-    /// case hex: no path can come of it).
+    /// Where the loose entry for `digest` lives (the hex part is validated
+    /// lower case hex: no path can come of it).
     pub(crate) fn blob_path(&self, digest: &Digest) -> PathBuf {
         self.blob_dir(digest).join(digest.hex())
     }
 
-    /// Whether an entry for `digest` is there (not whether it verifies).
-    pub(crate) fn has(&self, digest: &Digest) -> bool {
-        fs::symlink_metadata(self.blob_path(digest)).is_ok_and(|m| m.is_file())
+    fn pack_path(&self, name: &str) -> PathBuf {
+        self.root.join("packs").join(name)
     }
 
-    /// The entry of `digest` at `path`, open for reading, when it is a
-    /// regular file of at most `cap` bytes (with its length, id and
-    /// modification time). Otherwise `None`, counted: a miss, an unfit file
-    /// also dropped, a file that cannot be opened also an error.
-    fn open_counted(
-        &self,
-        path: &Path,
-        digest: &Digest,
-        cap: u64,
-    ) -> Option<(fs::File, u64, FileId, Option<SystemTime>)> {
-        match open_file(path, cap) {
-            Ok(Found::File {
-                file,
-                len,
-                id,
-                modified,
-            }) => Some((file, len, id, modified)),
-            Ok(Found::Missing) => {
-                bump(&self.counters.misses);
-                None
+    /// Whether the index knows an entry for `digest` (not whether it
+    /// verifies).
+    pub(crate) fn has(&self, digest: &Digest) -> bool {
+        self.index().contains(digest)
+    }
+
+    /// Whether reading the entry of `digest` touches the disk (it is known
+    /// and not queued in memory): worth the blocking pool.
+    pub(crate) fn on_disk(&self, digest: &Digest) -> bool {
+        self.index().on_disk(digest)
+    }
+
+    /// Holds `bytes`, the verified content of `digest`, in memory until the
+    /// writing thread writes it; `false` when the index knows it already
+    /// (nothing to write).
+    pub(crate) fn pend(&self, digest: &Digest, bytes: &Bytes) -> bool {
+        let mut index = self.index();
+        if index.contains(digest) {
+            return false;
+        }
+        index.pend(digest.clone(), bytes.clone());
+        true
+    }
+
+    /// The entry of `digest` open for reading, when it is a regular file
+    /// (or a packed entry) of at most `cap` bytes. Otherwise `None`,
+    /// counted: a miss, an unfit file also dropped, a file that cannot be
+    /// opened also an error.
+    fn open_entry(&self, digest: &Digest, loc: Loc, cap: u64) -> Option<Opened> {
+        match loc {
+            Loc::Memory(_) => None,
+            Loc::Loose => {
+                let path = self.blob_path(digest);
+                match open_file(&path, cap) {
+                    Ok(Found::File {
+                        file,
+                        len,
+                        id,
+                        modified,
+                    }) => Some(Opened {
+                        file,
+                        len,
+                        modified,
+                        origin: Origin::Loose { path, id },
+                    }),
+                    Ok(Found::Missing) => {
+                        self.index().remove_loose(digest);
+                        bump(&self.counters.misses);
+                        None
+                    }
+                    Ok(Found::Unfit(id)) => {
+                        self.drop_loose(
+                            &path,
+                            id,
+                            digest,
+                            "not a regular file within the size limit",
+                        );
+                        None
+                    }
+                    Err(e) => self.unreadable(digest, &e),
+                }
             }
-            Ok(Found::Unfit(id)) => {
-                self.drop_entry(path, id, digest, "not a regular file within the size limit");
-                None
-            }
-            Err(e) => {
-                crate::trace::warning!(digest = %digest, error = %e, "cache entry cannot be read");
-                let _ = e;
-                bump(&self.counters.errors);
-                bump(&self.counters.misses);
-                None
+            Loc::Packed { pack, offset, len } => {
+                let path = self.pack_path(&pack.name);
+                let file = match open_no_follow(&path) {
+                    Ok(file) => file,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        // Evicted by another process, or its entries just
+                        // moved to another pack: look again.
+                        let moved = {
+                            let mut index = self.index();
+                            index.remove_pack(&pack.name);
+                            index.locate(digest)
+                        };
+                        let Some(moved) = moved else {
+                            bump(&self.counters.misses);
+                            return None;
+                        };
+                        if let Loc::Memory(_) = moved {
+                            // Being moved: not counted as a miss yet.
+                            bump(&self.counters.misses);
+                            return None;
+                        }
+                        return self.open_entry(digest, moved, cap);
+                    }
+                    Err(e) => return self.unreadable(digest, &e),
+                };
+                let meta = match file.metadata() {
+                    Ok(meta) => meta,
+                    Err(e) => return self.unreadable(digest, &e),
+                };
+                if FileId::of(&meta) != pack.id {
+                    // Another file by that name: not the pack indexed.
+                    self.index().remove_pack(&pack.name);
+                    bump(&self.counters.misses);
+                    return None;
+                }
+                let mut file = file;
+                if len > cap {
+                    self.drop_packed(&pack, digest, "larger than the size limit");
+                    return None;
+                }
+                if let Err(e) = file.seek(SeekFrom::Start(offset)) {
+                    return self.unreadable(digest, &e);
+                }
+                Some(Opened {
+                    file,
+                    len,
+                    modified: meta.modified().ok(),
+                    origin: Origin::Packed(pack),
+                })
             }
         }
     }
 
+    /// Counts a file that could not be read: an error and a miss.
+    fn unreadable<T>(&self, digest: &Digest, e: &io::Error) -> Option<T> {
+        crate::trace::warning!(digest = %digest, error = %e, "cache entry cannot be read");
+        let _ = (digest, e);
+        bump(&self.counters.errors);
+        bump(&self.counters.misses);
+        None
+    }
+
+    /// Removes an entry found bad, wherever it is.
+    fn discard(&self, opened: Opened, digest: &Digest, reason: &str) {
+        let Opened { file, origin, .. } = opened;
+        drop(file);
+        match origin {
+            Origin::Loose { path, id } => self.drop_loose(&path, Some(id), digest, reason),
+            Origin::Packed(pack) => self.drop_packed(&pack, digest, reason),
+        }
+    }
+
     /// The entry for `digest` when it is there and `verify` accepts its
-    /// bytes (at most `cap` of them). A file `verify` refuses, or that is
+    /// bytes (at most `cap` of them). An entry `verify` refuses, or that is
     /// no regular file within the cap, is removed.
     pub(crate) fn get<T>(
         &self,
@@ -291,30 +481,41 @@ impl Store {
         cap: u64,
         verify: impl FnOnce(Bytes) -> std::result::Result<T, String>,
     ) -> Option<T> {
-        let path = self.blob_path(digest);
-        let (file, len, id, modified) = self.open_counted(&path, digest, cap)?;
-        let bytes = match read_capped(&file, len, cap) {
+        let located = self.index().locate(digest);
+        let Some(loc) = located else {
+            bump(&self.counters.misses);
+            return None;
+        };
+        if let Loc::Memory(bytes) = &loc {
+            // Verified on the way in; checked again all the same.
+            return match (bytes.len() as u64 <= cap).then(|| verify(bytes.clone())) {
+                Some(Ok(value)) => {
+                    bump(&self.counters.hits);
+                    Some(value)
+                }
+                _ => {
+                    bump(&self.counters.misses);
+                    None
+                }
+            };
+        }
+        let opened = self.open_entry(digest, loc, cap)?;
+        let bytes = match opened.read(cap) {
             Ok(Some(bytes)) => bytes,
             Ok(None) => {
-                drop(file);
-                self.drop_entry(&path, Some(id), digest, "it grew past the size limit");
+                self.discard(opened, digest, "its size is not what it was");
                 return None;
             }
-            Err(_) => {
-                bump(&self.counters.errors);
-                bump(&self.counters.misses);
-                return None;
-            }
+            Err(e) => return self.unreadable(digest, &e),
         };
         match verify(Bytes::from(bytes)) {
             Ok(value) => {
                 bump(&self.counters.hits);
-                touch(&file, modified);
+                touch(&opened.file, opened.modified);
                 Some(value)
             }
             Err(reason) => {
-                drop(file);
-                self.drop_entry(&path, Some(id), digest, &reason);
+                self.discard(opened, digest, &reason);
                 None
             }
         }
@@ -330,48 +531,43 @@ impl Store {
         size: Option<u64>,
         out: &mut fs::File,
     ) -> Option<u64> {
-        let path = self.blob_path(digest);
         let cap = size.unwrap_or(self.max_bytes).min(self.max_bytes);
-        let (file, len, id, modified) = self.open_counted(&path, digest, cap)?;
-        let mut hasher = crate::digest::Hasher::new(digest.algorithm());
-        let mut buf = vec![0u8; 256 << 10];
-        let mut copied: u64 = 0;
-        let mut reader = (&file).take(cap.saturating_add(1));
-        let outcome = loop {
-            match reader.read(&mut buf) {
-                Ok(0) => break Ok(()),
-                Ok(n) => {
-                    hasher.update(&buf[..n]);
-                    copied += n as u64;
-                    if let Err(e) = out.write_all(&buf[..n]) {
-                        break Err(e);
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => break Err(e),
-            }
+        let located = self.index().locate(digest);
+        let Some(loc) = located else {
+            bump(&self.counters.misses);
+            return None;
         };
-        if outcome.is_err() {
-            // The destination (or the read) failed: the network is the way.
-            bump(&self.counters.errors);
+        if let Loc::Memory(bytes) = &loc {
+            let fits = check_blob(digest, size, bytes).is_ok();
+            if fits && out.write_all(bytes).is_ok() {
+                bump(&self.counters.hits);
+                return Some(bytes.len() as u64);
+            }
             bump(&self.counters.misses);
             return None;
         }
-        let actual = hasher.finish();
+        let opened = self.open_entry(digest, loc, cap)?;
+        let (actual, copied) = match opened.copy(digest, cap, out) {
+            Ok(done) => done,
+            // The destination (or the read) failed: the network is the way.
+            Err(e) => return self.unreadable(digest, &e),
+        };
         let wrong = if actual != *digest {
             Some(format!("its bytes hash to {actual}"))
-        } else if size.is_some_and(|n| n != copied) || copied != len {
-            Some(format!("{copied} bytes, not {}", size.unwrap_or(len)))
+        } else if size.is_some_and(|n| n != copied) || copied != opened.len {
+            Some(format!(
+                "{copied} bytes, not {}",
+                size.unwrap_or(opened.len)
+            ))
         } else {
             None
         };
         if let Some(reason) = wrong {
-            drop(file);
-            self.drop_entry(&path, Some(id), digest, &reason);
+            self.discard(opened, digest, &reason);
             return None;
         }
         bump(&self.counters.hits);
-        touch(&file, modified);
+        touch(&opened.file, opened.modified);
         Some(copied)
     }
 
@@ -383,27 +579,28 @@ impl Store {
             bump(&self.counters.errors);
             return;
         };
-        if meta.len() > self.max_bytes || self.has(digest) {
+        if meta.len() > self.max_bytes || self.on_disk(digest) {
             return;
         }
         let written = self.write_atomic_with(&self.blob_dir(digest), digest.hex(), |out| {
             io::copy(&mut fs::File::open(src)?, out).map(|_| ())
         });
-        self.counted_write(digest, meta.len(), written);
+        self.counted_write(digest, meta.len(), written, true);
     }
 
-    /// Removes a bad entry: a symlink itself (never what it points to), or
-    /// the file with `id` when it is still the one at `path`.
-    fn drop_entry(&self, path: &Path, id: Option<FileId>, digest: &Digest, reason: &str) {
+    /// Removes a bad loose entry: a symlink itself (never what it points
+    /// to), or the file with `id` when it is still the one at `path`.
+    fn drop_loose(&self, path: &Path, id: Option<FileId>, digest: &Digest, reason: &str) {
         crate::trace::warning!(digest = %digest, reason = %reason, "cache entry dropped; fetching it again");
-        let _ = (digest, reason);
+        let _ = reason;
         bump(&self.counters.misses);
+        self.index().remove_loose(digest);
         // Counted as dropped by whoever removes it: this reader, another
         // one, or an eviction that found it first.
         let Ok(meta) = fs::symlink_metadata(path) else {
             return;
         };
-        let same = meta.file_type().is_symlink() || id == Some(file_id(&meta));
+        let same = meta.file_type().is_symlink() || id == Some(FileId::of(&meta));
         if same {
             let removed = if meta.is_dir() {
                 fs::remove_dir(path)
@@ -418,22 +615,193 @@ impl Store {
         }
     }
 
-    /// Keeps `bytes` as the entry for `digest`; the caller verified that
-    /// they are the content with this digest.
-    pub(crate) fn put(&self, digest: &Digest, bytes: &[u8]) {
-        let len = bytes.len() as u64;
-        if len > self.max_bytes {
+    /// Drops the bad entry `digest` of `pack`: the pack's other entries
+    /// that still hash right move to a new pack (or files of their own),
+    /// then the pack is removed. The bad entry, and every other one that
+    /// did not hash right, counts as one dropped.
+    fn drop_packed(&self, pack: &Arc<Pack>, digest: &Digest, reason: &str) {
+        crate::trace::warning!(digest = %digest, pack = %pack.name, reason = %reason, "cache entry dropped; fetching it again");
+        let _ = reason;
+        bump(&self.counters.misses);
+        let _salvaging = self.salvaging.lock().unwrap_or_else(|e| e.into_inner());
+        let current = self.index().packs().get(&pack.name).cloned();
+        if !current.is_some_and(|p| Arc::ptr_eq(&p, pack)) {
+            // Another thread dealt with it.
             return;
         }
-        let written = self.write_atomic(&self.blob_dir(digest), digest.hex(), bytes);
-        self.counted_write(digest, len, written);
+        let path = self.pack_path(&pack.name);
+        let file = match open_no_follow(&path) {
+            Ok(file) => file,
+            Err(e) => {
+                self.index().remove_pack(&pack.name);
+                if e.kind() != io::ErrorKind::NotFound {
+                    bump(&self.counters.errors);
+                }
+                return;
+            }
+        };
+        let same = file
+            .metadata()
+            .is_ok_and(|m| m.is_file() && FileId::of(&m) == pack.id);
+        let mut good: Vec<(Digest, Bytes)> = Vec::new();
+        let mut bad: u64 = 1;
+        if same {
+            let mut budget = MAX_SALVAGE_BYTES;
+            for listed in pack.listed.iter().filter(|l| l.digest != *digest) {
+                if listed.len > budget || listed.len > self.max_bytes {
+                    continue;
+                }
+                let mut bytes = Vec::with_capacity(listed.len as usize);
+                let read = (&file)
+                    .seek(SeekFrom::Start(listed.offset))
+                    .and_then(|_| (&file).take(listed.len).read_to_end(&mut bytes));
+                if read.is_err() {
+                    continue;
+                }
+                if check_blob(&listed.digest, Some(listed.len), &bytes).is_ok() {
+                    budget -= listed.len;
+                    good.push((listed.digest.clone(), Bytes::from(bytes)));
+                } else {
+                    bad += 1;
+                }
+            }
+        }
+        drop(file);
+        {
+            // The good entries are found in memory from now until they are
+            // written again, so that no reader finds neither.
+            let mut index = self.index();
+            index.remove_pack(&pack.name);
+            for (digest, bytes) in &good {
+                index.pend(digest.clone(), bytes.clone());
+            }
+        }
+        self.write_batch(good, false);
+        if !same {
+            return;
+        }
+        let removed = fs::symlink_metadata(&path)
+            .ok()
+            .filter(|m| m.is_file() && FileId::of(m) == pack.id)
+            .map(|_| fs::remove_file(&path));
+        match removed {
+            // Every entry that did not hash right is one dropped.
+            Some(Ok(())) => add(&self.counters.dropped, bad),
+            Some(Err(e)) if e.kind() != io::ErrorKind::NotFound => bump(&self.counters.errors),
+            _ => {}
+        }
     }
 
-    /// Counts a write of `len` bytes for `digest` that ended as `written`.
-    fn counted_write(&self, digest: &Digest, len: u64, written: io::Result<()>) {
+    /// Keeps `bytes` as the loose entry for `digest`; the caller verified
+    /// that they are the content with this digest.
+    #[cfg(test)]
+    pub(crate) fn put(&self, digest: &Digest, bytes: &[u8]) {
+        self.write_loose(digest, bytes, true);
+    }
+
+    /// [`Store::put`], counted as a write when `count`.
+    fn write_loose(&self, digest: &Digest, bytes: &[u8], count: bool) {
+        let len = bytes.len() as u64;
+        if len <= self.max_bytes {
+            let written = self.write_atomic(&self.blob_dir(digest), digest.hex(), bytes);
+            self.counted_write(digest, len, written, count);
+        }
+        self.index().unpend(digest);
+    }
+
+    /// The largest pack this store writes: a sixteenth of the bound, at
+    /// most [`MAX_PACK_BYTES`], so that evicting one frees little.
+    pub(crate) fn pack_bytes(&self) -> u64 {
+        (self.max_bytes / 16).min(MAX_PACK_BYTES)
+    }
+
+    /// Keeps a batch of verified entries: in packs of at most
+    /// [`Store::pack_bytes`], a group too small for one as loose files.
+    /// Entries already on disk are skipped. Counted as writes when `count`.
+    pub(crate) fn write_batch(&self, entries: Vec<(Digest, Bytes)>, count: bool) {
+        let limit = self.pack_bytes();
+        let mut groups: Vec<Vec<(Digest, Bytes)>> = Vec::new();
+        let mut group: Vec<(Digest, Bytes)> = Vec::new();
+        let mut group_bytes: u64 = 0;
+        let mut seen = std::collections::HashSet::new();
+        for (digest, bytes) in entries {
+            if !seen.insert(digest.clone()) {
+                continue;
+            }
+            if self.on_disk(&digest) {
+                self.index().unpend(&digest);
+                continue;
+            }
+            let len = bytes.len() as u64;
+            if !group.is_empty() && group_bytes + len > limit {
+                groups.push(std::mem::take(&mut group));
+                group_bytes = 0;
+            }
+            group_bytes += len;
+            group.push((digest, bytes));
+        }
+        groups.push(group);
+        for group in groups {
+            if group.len() < pack::MIN_ENTRIES {
+                for (digest, bytes) in group {
+                    self.write_loose(&digest, &bytes, count);
+                }
+            } else {
+                self.write_pack(group, count);
+            }
+        }
+    }
+
+    /// Writes `entries` as one new pack.
+    fn write_pack(&self, entries: Vec<(Digest, Bytes)>, count: bool) {
+        let (bytes, listed) = pack::encode(&entries);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let name = format!(
+            "{nanos:x}-{}-{}{}",
+            std::process::id(),
+            self.seq.fetch_add(1, Ordering::Relaxed),
+            pack::EXTENSION
+        );
+        let mut id = None;
+        let written = self.write_atomic_with(&self.root.join("packs"), &name, |file| {
+            file.write_all(&bytes)?;
+            id = Some(FileId::of(&file.metadata()?));
+            Ok(())
+        });
+        let n = entries.len() as u64;
+        let mut index = self.index();
+        for (digest, _) in &entries {
+            index.unpend(digest);
+        }
+        match (written, id) {
+            (Ok(()), Some(id)) => {
+                index.add_pack(Arc::new(Pack { name, id, listed }));
+                drop(index);
+                if count {
+                    add(&self.counters.writes, n);
+                }
+                self.account(bytes.len() as u64);
+            }
+            (result, _) => {
+                drop(index);
+                crate::trace::warning!(entries = n, error = ?result.err(), "cache pack cannot be written");
+                let _ = result;
+                add(&self.counters.errors, n);
+            }
+        }
+    }
+
+    /// Counts a write of `len` bytes for `digest` that ended as `written`
+    /// (as one of [`CacheStats::writes`] when `count`).
+    fn counted_write(&self, digest: &Digest, len: u64, written: io::Result<()>, count: bool) {
         match written {
             Ok(()) => {
-                bump(&self.counters.writes);
+                if count {
+                    bump(&self.counters.writes);
+                }
+                self.index().add_loose(digest.clone());
                 self.account(len);
             }
             Err(e) => {
@@ -449,7 +817,11 @@ impl Store {
     pub(crate) fn read_tags(&self, name: &str, cap: u64) -> Option<Vec<u8>> {
         let read =
             open_file(&self.root.join("tags").join(name), cap).and_then(|found| match found {
-                Found::File { file, len, .. } => read_capped(&file, len, cap),
+                Found::File { file, .. } => {
+                    let mut bytes = Vec::new();
+                    file.take(cap.saturating_add(1)).read_to_end(&mut bytes)?;
+                    Ok((bytes.len() as u64 <= cap).then_some(bytes))
+                }
                 Found::Missing | Found::Unfit(_) => Ok(None),
             });
         read.unwrap_or_else(|_| {
@@ -541,8 +913,9 @@ impl Store {
     }
 
     /// Counts the files and, over the bound, removes the least recently
-    /// used ones until nine tenths of it remain. Also removes symlinks and
-    /// stale temporary files. Another thread evicting already: skipped.
+    /// used ones (a pack is one file) until nine tenths of it remain. Also
+    /// removes symlinks and stale temporary files. Another thread evicting
+    /// already: skipped.
     pub(crate) fn evict(&self) {
         let Ok(_evicting) = self.evicting.try_lock() else {
             return;
@@ -595,16 +968,40 @@ impl Store {
                     Ok(()) => {
                         total = total.saturating_sub(len);
                         bump(&self.counters.evicted);
+                        self.forget(&path);
                     }
                     // Another process evicted it first.
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {
                         total = total.saturating_sub(len);
+                        self.forget(&path);
                     }
                     Err(_) => bump(&self.counters.errors),
                 }
             }
         }
         *self.used.lock().unwrap_or_else(|e| e.into_inner()) = Some(total);
+    }
+
+    /// Takes a file evicted out of the index.
+    fn forget(&self, path: &Path) {
+        let (Some(name), Some(dir)) = (
+            path.file_name().and_then(|n| n.to_str()),
+            path.parent()
+                .and_then(|p| p.file_name())
+                .and_then(|n| n.to_str()),
+        ) else {
+            return;
+        };
+        let mut index = self.index();
+        match dir {
+            "packs" => index.remove_pack(name),
+            "sha256" | "sha512" => {
+                if let Ok(digest) = format!("{dir}:{name}").parse::<Digest>() {
+                    index.remove_loose(&digest);
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -654,13 +1051,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = store(dir.path(), 1 << 20);
         let d = Digest::sha256(b"small");
+        // Written by another process; this one reads the directory again
+        // (as every report does first).
         std::fs::write(s.blob_path(&d), vec![b'x'; 200]).unwrap();
+        s.reload();
         assert!(s.get(&d, 100, accept).is_none());
         assert!(!s.blob_path(&d).exists());
 
         let outside = dir.path().join("outside");
         std::fs::write(&outside, b"small").unwrap();
         std::os::unix::fs::symlink(&outside, s.blob_path(&d)).unwrap();
+        s.reload();
         assert!(s.get(&d, 100, accept).is_none(), "a symlink is not read");
         assert!(std::fs::symlink_metadata(s.blob_path(&d)).is_err());
         assert_eq!(
@@ -676,11 +1077,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = store(dir.path(), 1 << 20);
         let d = Digest::sha256(b"fifo");
-        let path = std::ffi::CString::new(s.blob_path(&d).to_str().unwrap()).unwrap();
-        // SAFETY: a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+        let mkfifo = || {
+            let path = std::ffi::CString::new(s.blob_path(&d).to_str().unwrap()).unwrap();
+            // SAFETY: a valid NUL-terminated path.
+            assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+        };
+        // A FIFO where the index saw a file: opened, not waited on.
+        std::fs::write(s.blob_path(&d), b"fifo").unwrap();
+        s.reload();
+        std::fs::remove_file(s.blob_path(&d)).unwrap();
+        mkfifo();
         assert!(s.get(&d, 100, accept).is_none());
         assert!(!s.blob_path(&d).exists());
+        // One there when the directory is read: never taken for an entry.
+        mkfifo();
+        s.reload();
+        assert!(s.get(&d, 100, accept).is_none());
     }
 
     #[test]
@@ -771,5 +1183,225 @@ mod tests {
         f.set_modified(SystemTime::now() - 2 * STALE_TEMP).unwrap();
         s.evict();
         assert!(!temp.exists());
+    }
+
+    fn batch(n: usize) -> Vec<(Digest, Bytes)> {
+        (0..n)
+            .map(|i| {
+                let bytes = Bytes::from(format!("{{\"entry\":{i}}}"));
+                (Digest::sha256(&bytes), bytes)
+            })
+            .collect()
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn hash_check(
+        digest: &Digest,
+    ) -> impl FnOnce(Bytes) -> std::result::Result<Bytes, String> + '_ {
+        move |bytes| check_blob(digest, None, &bytes).map(|()| bytes)
+    }
+
+    #[test]
+    fn a_batch_is_one_pack_a_small_one_loose_files_and_both_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), 1 << 20);
+        let many = batch(40);
+        s.write_batch(many.clone(), true);
+        let packs = names(&dir.path().join("packs"));
+        assert_eq!(packs.len(), 1, "{packs:?}");
+        assert!(packs[0].ends_with(".pack"));
+        assert!(names(&dir.path().join("blobs/sha256")).is_empty());
+        let few: Vec<(Digest, Bytes)> = batch(45).split_off(40);
+        s.write_batch(few.clone(), true);
+        assert_eq!(names(&dir.path().join("blobs/sha256")).len(), 5);
+        assert_eq!(s.stats().writes, 45);
+        // Written again: nothing new.
+        s.write_batch(many.clone(), true);
+        assert_eq!(s.stats().writes, 45);
+
+        // Another process reads both.
+        let other = store(dir.path(), 1 << 20);
+        other.reload();
+        for (digest, bytes) in many.iter().chain(&few) {
+            assert_eq!(
+                other.get(digest, 1000, hash_check(digest)).as_ref(),
+                Some(bytes)
+            );
+        }
+        assert_eq!((other.stats().hits, other.stats().misses), (45, 0));
+    }
+
+    /// A store holding `n` entries in one pack: the directory, the store,
+    /// the entries and the pack's path.
+    fn one_pack(n: usize) -> (tempfile::TempDir, Store, Vec<(Digest, Bytes)>, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), 1 << 20);
+        let entries = batch(n);
+        s.write_batch(entries.clone(), true);
+        let packs = dir.path().join("packs");
+        let pack = packs.join(&names(&packs)[0]);
+        (dir, s, entries, pack)
+    }
+
+    #[test]
+    fn a_bad_packed_entry_is_dropped_and_the_others_move_to_a_new_pack() {
+        let (dir, _, entries, old) = one_pack(20);
+        let mut bytes = std::fs::read(&old).unwrap();
+        // Entry 7's bytes become entry 8's: valid, and not what 7 is.
+        let at = bytes
+            .windows(10)
+            .position(|w| w == b"\"entry\":7}")
+            .unwrap();
+        bytes[at + 8] = b'8';
+        std::fs::write(&old, &bytes).unwrap();
+
+        let s = store(dir.path(), 1 << 20);
+        s.reload();
+        let (bad, _) = &entries[7];
+        assert!(s.get(bad, 1000, hash_check(bad)).is_none());
+        assert_eq!(s.stats().dropped, 1);
+        let packs = names(&dir.path().join("packs"));
+        assert_eq!(packs.len(), 1);
+        assert!(!old.exists(), "the bad pack is gone");
+        for (i, (digest, bytes)) in entries.iter().enumerate() {
+            let got = s.get(digest, 1000, hash_check(digest));
+            assert_eq!(got.as_ref(), (i != 7).then_some(bytes), "{i}");
+        }
+        assert_eq!(s.stats().writes, 0, "moved entries are no new writes");
+        let again = store(dir.path(), 1 << 20);
+        again.reload();
+        assert!(!again.has(bad));
+        assert!(again.has(&entries[8].0));
+    }
+
+    #[test]
+    fn hostile_packs_are_removed_or_read_only_where_they_verify() {
+        let (dir, _, entries, good) = one_pack(10);
+        let packs = dir.path().join("packs");
+        let outside = dir.path().join("outside.pack");
+        std::fs::copy(&good, &outside).unwrap();
+        std::os::unix::fs::symlink(&outside, packs.join("link.pack")).unwrap();
+        std::fs::write(packs.join("garbage.pack"), b"not a pack\n").unwrap();
+        std::fs::write(packs.join("huge.pack"), b"dockreg-pack 1 99999\nshort").unwrap();
+        // An index that swaps two entries' places.
+        let bytes = std::fs::read(&good).unwrap();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let (d0, d1) = (entries[0].0.to_string(), entries[1].0.to_string());
+        let swapped = text
+            .replacen(&d0, "SWAP", 1)
+            .replacen(&d1, &d0, 1)
+            .replacen("SWAP", &d1, 1);
+        std::fs::write(packs.join("swapped.pack"), swapped).unwrap();
+        std::fs::remove_file(&good).unwrap();
+
+        let s = store(dir.path(), 1 << 20);
+        s.reload();
+        assert_eq!(
+            s.stats().dropped,
+            3,
+            "the symlink, the garbage, the cut index"
+        );
+        assert_eq!(names(&packs), ["swapped.pack"]);
+        assert!(outside.exists(), "a symlink's target stays");
+        let (first, second) = (&entries[0].0, &entries[1].0);
+        assert!(s.get(first, 1000, hash_check(first)).is_none());
+        // Both swapped entries dropped at once, not moved; the other eight
+        // moved out of the swapped pack, which is gone.
+        assert_eq!(s.stats().dropped, 5);
+        assert!(!s.has(second), "a bad entry is not moved to the new pack");
+        assert!(s.get(second, 1000, hash_check(second)).is_none());
+        assert!(!packs.join("swapped.pack").exists());
+        for (digest, bytes) in &entries[2..] {
+            assert_eq!(
+                s.get(digest, 1000, hash_check(digest)).as_ref(),
+                Some(bytes)
+            );
+        }
+    }
+
+    #[test]
+    fn a_pack_cut_short_or_evicted_is_a_miss() {
+        let (dir, s, entries, pack) = one_pack(10);
+        let packs = dir.path().join("packs");
+        // Cut after the index is read: the last entry reads short.
+        let len = std::fs::metadata(&pack).unwrap().len();
+        std::fs::File::options()
+            .write(true)
+            .open(&pack)
+            .unwrap()
+            .set_len(len - 2)
+            .unwrap();
+        let (last, _) = &entries[9];
+        assert!(s.get(last, 1000, hash_check(last)).is_none());
+        assert_eq!(s.stats().dropped, 1);
+        for (digest, bytes) in &entries[..9] {
+            assert_eq!(
+                s.get(digest, 1000, hash_check(digest)).as_ref(),
+                Some(bytes)
+            );
+        }
+        // Evicted by another process: a miss, no error.
+        for name in names(&packs) {
+            std::fs::remove_file(packs.join(name)).unwrap();
+        }
+        let (first, _) = &entries[0];
+        assert!(s.get(first, 1000, hash_check(first)).is_none());
+        assert_eq!(s.stats().errors, 0);
+        assert!(!s.has(first));
+    }
+
+    #[test]
+    fn packs_are_evicted_whole_least_recently_used_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), 1 << 20);
+        let old = SystemTime::now() - Duration::from_secs(3 * 3600);
+        let batches: Vec<Vec<(Digest, Bytes)>> = (0..3)
+            .map(|b| {
+                (0..10)
+                    .map(|i| {
+                        let bytes = Bytes::from(format!("{b}-{i}-{}", "x".repeat(100)));
+                        (Digest::sha256(&bytes), bytes)
+                    })
+                    .collect()
+            })
+            .collect();
+        for (i, b) in batches.iter().enumerate() {
+            s.write_batch(b.clone(), true);
+            let packs = dir.path().join("packs");
+            for name in names(&packs) {
+                let f = std::fs::File::options()
+                    .write(true)
+                    .open(packs.join(name))
+                    .unwrap();
+                if f.metadata().unwrap().modified().unwrap() > old + Duration::from_secs(3600) {
+                    f.set_modified(old + Duration::from_secs(i as u64 * 60))
+                        .unwrap();
+                }
+            }
+        }
+        // The oldest pack is read: it becomes the most recent.
+        assert!(s.get(&batches[0][0].0, 1000, accept).is_some());
+        let pack_len = std::fs::metadata(
+            dir.path()
+                .join("packs")
+                .join(&names(&dir.path().join("packs"))[0]),
+        )
+        .unwrap()
+        .len();
+        // Room for two packs and a bit: one goes.
+        let s = store(dir.path(), pack_len * 23 / 10 + 100);
+        s.reload();
+        s.evict();
+        let left: Vec<bool> = batches.iter().map(|b| s.has(&b[3].0)).collect();
+        assert_eq!(left, [true, false, true], "{:?}", s.stats());
+        assert!(s.get(&batches[1][3].0, 1000, accept).is_none());
     }
 }

@@ -1,16 +1,25 @@
 //! The cache's writes, made by one thread of its own in the order they were
 //! asked for: a report's tags never wait on the disk, and the files of one
 //! directory are not created by many threads at once (each create takes the
-//! directory's lock). A call that fetched through the cache settles the
-//! writes before it returns, so that its files are there when it does.
+//! directory's lock).
+//!
+//! Entries are gathered, and written together as packs (see
+//! [`super::pack`]): when a call that fetched through the cache settles the
+//! writes before it returns (so that its files are there when it does),
+//! when a pack's worth is gathered, when no entry came for a second, and
+//! when the client is dropped. Meanwhile they are read from memory.
 
 use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::channel::oneshot;
 
 use super::Store;
 use crate::digest::Digest;
+
+/// Gathered entries are written after this long without a new one.
+const IDLE_FLUSH: Duration = Duration::from_secs(1);
 
 /// One write, or a mark to answer once every write before it is done.
 enum Job {
@@ -20,16 +29,71 @@ enum Job {
 }
 
 impl Job {
-    /// Does the job on the calling thread.
+    /// Does the job on the calling thread, alone.
     fn run(self, store: &Store) {
-        match self {
-            Job::Put(digest, bytes) => store.put(&digest, &bytes),
-            Job::Tags(name, bytes) => store.write_tags(&name, &bytes),
+        let mut batch = Batch::default();
+        batch.take(self, store);
+        batch.flush(store);
+    }
+}
+
+/// The entries gathered and not yet written.
+#[derive(Default)]
+struct Batch {
+    entries: Vec<(Digest, Bytes)>,
+    bytes: u64,
+}
+
+impl Batch {
+    /// Takes one job: an entry is gathered (and written with the others
+    /// once a pack's worth is there); anything else writes the gathered
+    /// entries first, so that the jobs land in order.
+    fn take(&mut self, job: Job, store: &Store) {
+        match job {
+            Job::Put(digest, bytes) => {
+                self.bytes += bytes.len() as u64;
+                self.entries.push((digest, bytes));
+                if self.bytes >= store.pack_bytes() {
+                    self.flush(store);
+                }
+            }
+            Job::Tags(name, bytes) => {
+                self.flush(store);
+                store.write_tags(&name, &bytes);
+            }
             Job::Settled(done) => {
+                self.flush(store);
                 let _ = done.send(());
             }
         }
     }
+
+    fn flush(&mut self, store: &Store) {
+        if !self.entries.is_empty() {
+            store.write_batch(std::mem::take(&mut self.entries), true);
+        }
+        self.bytes = 0;
+    }
+}
+
+/// The writing thread: takes jobs until the cache is dropped, then writes
+/// what is left.
+fn write_jobs(store: &Store, jobs: &mpsc::Receiver<Job>) {
+    let mut batch = Batch::default();
+    loop {
+        let job = if batch.entries.is_empty() {
+            jobs.recv()
+                .map_err(|_| mpsc::RecvTimeoutError::Disconnected)
+        } else {
+            jobs.recv_timeout(IDLE_FLUSH)
+        };
+        match job {
+            Ok(job) => batch.take(job, store),
+            Err(mpsc::RecvTimeoutError::Timeout) => batch.flush(store),
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    batch.flush(store);
 }
 
 /// The store and its writing thread, started with the first write. The
@@ -61,11 +125,7 @@ impl Cache {
             let store = Arc::clone(&self.store);
             let started = std::thread::Builder::new()
                 .name("dockreg-cache".into())
-                .spawn(move || {
-                    for job in rx {
-                        job.run(&store);
-                    }
-                });
+                .spawn(move || write_jobs(&store, &rx));
             if started.is_err() {
                 return Err(job);
             }
@@ -92,9 +152,13 @@ impl Cache {
         }
     }
 
-    /// Keeps verified `bytes` as the entry of `digest`, in the background.
+    /// Keeps verified `bytes` as the entry of `digest`, in the background
+    /// (read from memory until written); nothing when the cache knows the
+    /// entry already.
     pub(crate) async fn put(&self, digest: Digest, bytes: Bytes) {
-        self.queue(Job::Put(digest, bytes)).await;
+        if self.store.pend(&digest, &bytes) {
+            self.queue(Job::Put(digest, bytes)).await;
+        }
     }
 
     /// Replaces `tags/NAME`, in the background.
@@ -150,11 +214,14 @@ mod tests {
             .await;
         cache.settled().await;
         let store = Arc::clone(cache.store());
+        // Written together: one pack, read back by another process.
+        let packs = std::fs::read_dir(dir.path().join("packs")).unwrap().count();
+        assert_eq!(packs, 1);
+        let other = Store::open(&CacheConfig::new(dir.path())).unwrap();
+        other.reload();
         for (digest, bytes) in &entries {
-            assert_eq!(
-                std::fs::read(store.blob_path(digest)).unwrap(),
-                bytes.as_ref()
-            );
+            let got = other.get(digest, 100, Ok::<_, String>);
+            assert_eq!(got.as_ref(), Some(bytes));
         }
         assert_eq!(store.read_tags("key", 100).unwrap(), b"v1 sha256:x\n");
         assert_eq!(store.stats().writes, 50);

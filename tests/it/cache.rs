@@ -1,8 +1,9 @@
 //! The on-disk cache against the real registry, every request counted by a
 //! recording relay in front of it: a first report with an empty cache makes
 //! the requests a report without a cache makes, a repeated one the tag list
-//! and a `HEAD` per tag; corrupted, replaced, truncated, oversized and
-//! symlinked cache files are dropped and fetched again, never trusted; a
+//! and a `HEAD` per tag and writes its entries as one pack; corrupted,
+//! replaced, truncated, oversized and symlinked cache files, and bad
+//! entries in a pack, are dropped and fetched again, never trusted; a
 //! cache that cannot be written changes nothing but the speed; clients
 //! sharing a tiny cache (evicting all the time) never read a wrong byte.
 
@@ -122,6 +123,87 @@ fn entry_path(dir: &Path, digest: &str) -> PathBuf {
     dir.join("blobs").join(d.algorithm().as_str()).join(d.hex())
 }
 
+/// The last path segment of every GET but the tag list's, sorted: what was
+/// fetched by digest (or, for a manifest asked by tag, the tag).
+fn fetched_by_digest(requests: &[RecordedRequest]) -> Vec<&str> {
+    let mut fetched: Vec<&str> = requests
+        .iter()
+        .filter(|r| r.method == "GET" && !r.path.contains("/tags/"))
+        .map(|r| r.path.rsplit('/').next().unwrap())
+        .collect();
+    fetched.sort();
+    fetched
+}
+
+/// The first line of a pack: where the index starts and how long it is.
+fn pack_header(bytes: &[u8]) -> (usize, usize) {
+    let first = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let header = std::str::from_utf8(&bytes[..first - 1]).unwrap();
+    let index_len = header
+        .strip_prefix("dockreg-pack 1 ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    (first, index_len)
+}
+
+/// One entry of a pack, as its index lists it.
+#[derive(Debug, Clone)]
+struct PackedEntry {
+    pack: PathBuf,
+    digest: String,
+    /// Where the entry's data is in the pack file.
+    bytes: std::ops::Range<usize>,
+    /// Where the pack's data starts.
+    data: usize,
+}
+
+impl PackedEntry {
+    /// `OFFSET LENGTH` as its index line gives them.
+    fn offset_len(&self) -> String {
+        format!("{} {}", self.bytes.start - self.data, self.bytes.len())
+    }
+}
+
+/// Every entry of every pack in the cache at `dir`, read by the format the
+/// cache documents (`dockreg-pack 1 INDEX_LEN`, then `DIGEST OFFSET LENGTH`
+/// lines, offsets from the end of the index).
+fn packed(dir: &Path) -> Vec<PackedEntry> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir.join("packs")).unwrap() {
+        let pack = entry.unwrap().path();
+        let bytes = std::fs::read(&pack).unwrap();
+        let (first, index_len) = pack_header(&bytes);
+        let data = first + index_len;
+        for line in std::str::from_utf8(&bytes[first..data]).unwrap().lines() {
+            let words: Vec<&str> = line.split(' ').collect();
+            let (offset, len): (usize, usize) =
+                (words[1].parse().unwrap(), words[2].parse().unwrap());
+            out.push(PackedEntry {
+                pack: pack.clone(),
+                digest: words[0].to_owned(),
+                bytes: data + offset..data + offset + len,
+                data,
+            });
+        }
+    }
+    out
+}
+
+/// Writes every packed entry as a file of its own and removes the packs:
+/// the cache as a writer of small batches leaves it, entry by entry.
+fn unpack(dir: &Path) {
+    let entries = packed(dir);
+    assert!(!entries.is_empty());
+    for e in &entries {
+        let bytes = std::fs::read(&e.pack).unwrap();
+        std::fs::write(entry_path(dir, &e.digest), &bytes[e.bytes.clone()]).unwrap();
+    }
+    for e in &entries {
+        let _ = std::fs::remove_file(&e.pack);
+    }
+}
+
 #[test]
 fn a_repeated_report_costs_the_tag_list_and_a_head_per_tag() {
     let reg = registry::shared().expect("registry");
@@ -156,6 +238,14 @@ fn a_repeated_report_costs_the_tag_list_and_a_head_per_tag() {
             (stats.writes, stats.hits, stats.errors),
             (2 * TAGS as u64, 0, 0)
         );
+        // One pack file for all of them, each entry the registry's bytes.
+        let entries = packed(dir.path());
+        let packs: std::collections::BTreeSet<&PathBuf> = entries.iter().map(|e| &e.pack).collect();
+        assert_eq!((packs.len(), entries.len()), (1, 2 * TAGS), "{entries:?}");
+        let pack = std::fs::read(&entries[0].pack).unwrap();
+        for e in &entries {
+            assert_eq!(Digest::sha256(&pack[e.bytes.clone()]).to_string(), e.digest);
+        }
 
         // A new client (another run of the program) on the same directory.
         let warm = client(&proxy.host, Some(dir.path().into()));
@@ -205,6 +295,8 @@ fn corrupted_cache_files_are_dropped_and_fetched_again() {
     registry::run_async(DEADLINE, async {
         let want = expected(&seeded);
         assert_eq!(report(&make(), &seeded.repo).await, want);
+        // Entry by entry, as files of their own.
+        unpack(dir.path());
 
         // A flipped byte, another valid manifest's bytes, a file over the
         // manifest limit, a directory (no entry: its tag is asked with a
@@ -237,12 +329,7 @@ fn corrupted_cache_files_are_dropped_and_fetched_again() {
             ])
         );
         // Refetched by digest, the ones that were bad.
-        let mut refetched: Vec<&str> = requests
-            .iter()
-            .filter(|r| r.method == "GET" && !r.path.contains("/tags/"))
-            .map(|r| r.path.rsplit('/').next().unwrap())
-            .collect();
-        refetched.sort();
+        let refetched = fetched_by_digest(&requests);
         let mut bad: Vec<&str> = [0, 2, 6]
             .iter()
             .map(|&i| e[i].manifest_digest.as_str())
@@ -282,6 +369,120 @@ fn corrupted_cache_files_are_dropped_and_fetched_again() {
             counts(&[("GET", "tags", 1), ("HEAD", "manifest", TAGS)])
         );
     });
+}
+
+/// Bad entries inside a pack: a flipped byte in a manifest and in a
+/// config, and an index line pointing a manifest at another manifest's
+/// bytes. Only those are fetched again; the pack's good entries move to a
+/// new pack, and the bad one is removed.
+#[test]
+fn bad_entries_in_a_pack_are_dropped_and_fetched_again_the_rest_kept() {
+    let reg = registry::shared().expect("registry");
+    let seeded = reg.seed_report_repo("cache/badpack", TAGS);
+    let proxy = RecordingProxy::start(reg.port());
+    let dir = tempfile::tempdir().unwrap();
+    let make = || client(&proxy.host, Some(dir.path().into()));
+    let e = &seeded.entries;
+    registry::run_async(DEADLINE, async {
+        let want = expected(&seeded);
+        assert_eq!(report(&make(), &seeded.repo).await, want);
+        let entries = packed(dir.path());
+        let find = |digest: &str| entries.iter().find(|p| p.digest == digest).unwrap().clone();
+        let pack_path = entries[0].pack.clone();
+        let mut pack = std::fs::read(&pack_path).unwrap();
+        for digest in [&e[0].manifest_digest, &e[1].config_digest] {
+            let at = find(digest).bytes;
+            pack[at.start + at.len() / 2] ^= 0x20;
+        }
+        std::fs::write(&pack_path, &pack).unwrap();
+        // Manifest 2's line names manifest 3's bytes.
+        let three = find(&e[3].manifest_digest);
+        rewrite_index(&pack_path, |digest, place| {
+            if digest == e[2].manifest_digest {
+                three.offset_len()
+            } else {
+                place.to_owned()
+            }
+        });
+
+        let client = make();
+        let (rows, requests) = recorded(&proxy, report(&client, &seeded.repo)).await;
+        assert_eq!(rows, want, "the report is right whatever the pack holds");
+        assert_eq!(
+            tally(&requests),
+            counts(&[
+                ("GET", "tags", 1),
+                ("HEAD", "manifest", TAGS),
+                ("GET", "manifest", 2),
+                ("GET", "blob", 1),
+            ])
+        );
+        let refetched = fetched_by_digest(&requests);
+        let mut bad = vec![
+            e[0].manifest_digest.as_str(),
+            e[2].manifest_digest.as_str(),
+            e[1].config_digest.as_str(),
+        ];
+        bad.sort();
+        assert_eq!(refetched, bad);
+        let stats = client.cache_stats().unwrap();
+        assert_eq!(
+            (stats.dropped, stats.writes, stats.errors),
+            (3, 3, 0),
+            "{stats:?}"
+        );
+        assert!(!pack_path.exists(), "the bad pack is removed");
+        // Whatever holds the entries now holds every one, right.
+        let mut held: Vec<String> = packed(dir.path())
+            .into_iter()
+            .map(|p| {
+                let bytes = std::fs::read(&p.pack).unwrap();
+                assert_eq!(
+                    Digest::sha256(&bytes[p.bytes.clone()]).to_string(),
+                    p.digest
+                );
+                p.digest
+            })
+            .collect();
+        for d in &bad {
+            let path = entry_path(dir.path(), d);
+            if path.exists() {
+                assert_eq!(
+                    Digest::sha256(&std::fs::read(&path).unwrap()).to_string(),
+                    *d
+                );
+                held.push(d.to_string());
+            }
+        }
+        held.sort();
+        held.dedup();
+        assert_eq!(held.len(), 2 * TAGS);
+        let (rows, requests) = recorded(&proxy, report(&make(), &seeded.repo)).await;
+        assert_eq!(rows, want);
+        assert_eq!(
+            tally(&requests),
+            counts(&[("GET", "tags", 1), ("HEAD", "manifest", TAGS)])
+        );
+    });
+}
+
+/// Rewrites the index of the pack at `path`: each line's `OFFSET LENGTH`
+/// becomes what `place` returns for its digest and them (the entries' bytes
+/// stay where they are, the first line gets the new index length).
+fn rewrite_index(path: &Path, place: impl Fn(&str, &str) -> String) {
+    let bytes = std::fs::read(path).unwrap();
+    let (first, index_len) = pack_header(&bytes);
+    let index: String = std::str::from_utf8(&bytes[first..first + index_len])
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let (digest, rest) = line.split_once(' ').unwrap();
+            format!("{digest} {}\n", place(digest, rest))
+        })
+        .collect();
+    let mut out = format!("dockreg-pack 1 {}\n{index}", index.len()).into_bytes();
+    out.extend_from_slice(&bytes[first + index_len..]);
+    std::fs::write(path, out).unwrap();
 }
 
 #[test]
@@ -352,11 +553,13 @@ fn a_cache_that_cannot_be_written_changes_nothing_but_speed() {
     registry::run_async(DEADLINE, async {
         let want = expected(&seeded);
         let c = client(&proxy.host, Some(dir.path().into()));
-        // A file where the entries go: every write fails, as on a full or
-        // read-only disk (whoever runs the test, root included).
-        let blobs = dir.path().join("blobs/sha256");
-        std::fs::remove_dir(&blobs).unwrap();
-        std::fs::write(&blobs, b"").unwrap();
+        // Files where the entries and packs go: every write fails, as on a
+        // full or read-only disk (whoever runs the test, root included).
+        for sub in ["blobs/sha256", "packs"] {
+            let blocked = dir.path().join(sub);
+            std::fs::remove_dir(&blocked).unwrap();
+            std::fs::write(&blocked, b"").unwrap();
+        }
         for _ in 0..2 {
             let (rows, requests) = recorded(&proxy, report(&c, &seeded.repo)).await;
             assert_eq!(rows, want);
