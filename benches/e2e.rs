@@ -1763,11 +1763,10 @@ impl Bench<'_> {
         let warm_run = |_: usize| this.timed_report(cached(&warm_dir), &name, &expected);
         let (d, c) = this.alternate("(b2) warm cache vs curl", warm_run, curl_run);
         // Every empty-cache run gets a directory never used before, and all
-        // of them are removed after the row: ext4 does not reuse an inode
-        // freed in the last minute and scans past each one when it creates
-        // a file, so creating 600 files right after deleting 600 costs
-        // quadratic kernel time (perf: `find_inode_bit` -> `recently_deleted`)
-        // that no first report in a new cache pays.
+        // of them are removed after the row, so each run is a first report
+        // in a new cache (and no run pays for the last one's cleanup: ext4
+        // scans past inodes freed in the last minutes when it creates a
+        // file, perf: `find_inode_bit` -> `recently_deleted`).
         let cold_at = |run: &str| cold_dir.join(run);
         let cold_run = |round: usize| {
             this.timed_report(
