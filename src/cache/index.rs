@@ -200,6 +200,8 @@ pub(crate) fn scan(root: &Path, known: &BTreeMap<String, Arc<Pack>>) -> Scan {
                     scan.removed += 1;
                 }
             }
+            // Evicted by another process since the directory was listed.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(_) => scan.errors += 1,
         }
     }

@@ -1358,6 +1358,52 @@ mod tests {
         assert!(!s.has(first));
     }
 
+    /// Four stores on one small directory (four processes), each writing
+    /// packs and reading everyone's entries while the others evict: a read
+    /// is a verified hit or a miss, never an error or a wrong byte.
+    #[test]
+    fn stores_sharing_a_directory_evicting_packs_read_only_right_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let all: Vec<Vec<(Digest, Bytes)>> = (0..4)
+            .map(|t| {
+                (0..200)
+                    .map(|i| {
+                        let bytes = Bytes::from(format!("{t}:{i}:{}", "y".repeat(200)));
+                        (Digest::sha256(&bytes), bytes)
+                    })
+                    .collect()
+            })
+            .collect();
+        let stats: Vec<CacheStats> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..4)
+                .map(|t| {
+                    let (dir, all) = (dir.path(), &all);
+                    scope.spawn(move || {
+                        // Room for about a fifth of what is written.
+                        let s = store(dir, 40 << 10);
+                        for chunk in all[t].chunks(20) {
+                            s.write_batch(chunk.to_vec(), true);
+                            s.reload();
+                            for (digest, bytes) in all.iter().flatten() {
+                                if let Some(got) = s.get(digest, 1000, hash_check(digest)) {
+                                    assert_eq!(&got, bytes);
+                                }
+                            }
+                        }
+                        s.stats()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let sum = |f: fn(&CacheStats) -> u64| stats.iter().map(f).sum::<u64>();
+        assert_eq!(sum(|s| s.errors), 0, "{stats:?}");
+        assert_eq!(sum(|s| s.dropped), 0, "{stats:?}");
+        assert!(sum(|s| s.hits) > 0 && sum(|s| s.evicted) > 0, "{stats:?}");
+        let packs = names(&dir.path().join("packs"));
+        assert!(!packs.is_empty() && packs.iter().all(|n| n.ends_with(".pack")));
+    }
+
     #[test]
     fn packs_are_evicted_whole_least_recently_used_first() {
         let dir = tempfile::tempdir().unwrap();
