@@ -164,7 +164,8 @@ impl Client {
         mut progress: impl FnMut(u64, Option<u64>) + Send,
     ) -> Result<u64> {
         let path = path.as_ref();
-        if self.caches_layers() {
+        // A blob the cache does not know costs no file here.
+        if self.cache_holds_blob(digest).await {
             let temp = TempFile::beside(path).await?;
             let file = temp.open().map_err(|source| Error::Io {
                 path: temp.path.clone(),

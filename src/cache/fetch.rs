@@ -47,10 +47,16 @@ impl Client {
         }
     }
 
-    /// Whether blobs downloaded to files go through the cache
-    /// ([`CacheConfig::layers`](crate::cache::CacheConfig::layers)).
-    pub(crate) fn caches_layers(&self) -> bool {
-        self.store().is_some_and(|s| s.layers)
+    /// Whether the cache keeps layers and knows an entry for `digest` (not
+    /// whether it verifies): worth a file to copy it into.
+    pub(crate) async fn cache_holds_blob(&self, digest: &Digest) -> bool {
+        let Some(store) = self.store().filter(|s| s.layers) else {
+            return false;
+        };
+        if store.stale() {
+            blocking(store, Store::reload).await;
+        }
+        store.has(digest)
     }
 
     /// Copies the cached blob `digest` into `out` when the cache keeps
@@ -66,9 +72,6 @@ impl Client {
     ) -> Option<u64> {
         let store = self.store().filter(|s| s.layers)?;
         let digest = digest.clone();
-        if store.stale() {
-            blocking(store, Store::reload).await;
-        }
         blocking(store, move |s| {
             let n = s.copy_out(&digest, size, &mut out)?;
             (!sync || out.sync_all().is_ok()).then_some(n)
