@@ -754,11 +754,7 @@ impl Source for LayoutImage<'_> {
     }
 
     async fn blob(&self, blob: &BlobRef) -> Result<BlobBytes> {
-        let stream = self
-            .layout
-            .blob_file_stream(&blob.digest, blob.size)
-            .await?;
-        Ok(stream.boxed())
+        layout_blob(self.layout, blob).await
     }
 
     /// The manifests recorded in `index.json` whose `subject` is `subject`
@@ -802,6 +798,13 @@ fn layout_manifest(
 ) -> Result<crate::models::Manifest> {
     let bytes = layout.read_blob(digest, limit)?;
     crate::models::Manifest::from_bytes(bytes, media_type)
+}
+
+/// A blob of an OCI layout as a source's stream: the file, checked
+/// against the descriptor's size and hashed as it is read.
+async fn layout_blob(layout: &OciLayout, blob: &BlobRef) -> Result<BlobBytes> {
+    let stream = layout.blob_file_stream(&blob.digest, blob.size).await?;
+    Ok(stream.boxed())
 }
 
 /// A manifest of an OCI layout by digest: a referrer as a source of its
@@ -860,11 +863,7 @@ impl Source for LayoutManifest<'_> {
     }
 
     async fn blob(&self, blob: &BlobRef) -> Result<BlobBytes> {
-        let stream = self
-            .layout
-            .blob_file_stream(&blob.digest, blob.size)
-            .await?;
-        Ok(stream.boxed())
+        layout_blob(self.layout, blob).await
     }
 }
 
