@@ -27,6 +27,14 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(move || f(&store)).await.ok()
 }
 
+/// Reads the store's directory again when its index is stale (never read,
+/// or not in the last minute).
+async fn fresh(store: &Arc<Store>) {
+    if store.stale() {
+        blocking(store, Store::reload).await;
+    }
+}
+
 impl Client {
     /// What this client's cache did so far (hits, misses, writes, dropped
     /// files, evictions, failures), shared by its clones; `None` without a
@@ -53,9 +61,7 @@ impl Client {
         let Some(store) = self.store().filter(|s| s.layers) else {
             return false;
         };
-        if store.stale() {
-            blocking(store, Store::reload).await;
-        }
+        fresh(store).await;
         store.has(digest)
     }
 
@@ -98,9 +104,7 @@ impl Client {
         digest: &Digest,
         get: impl FnOnce(&Store) -> Option<T> + Send + 'static,
     ) -> Option<T> {
-        if store.stale() {
-            blocking(store, Store::reload).await;
-        }
+        fresh(store).await;
         if store.on_disk(digest) {
             blocking(store, get).await.flatten()
         } else {

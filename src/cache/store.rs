@@ -147,27 +147,27 @@ impl Opened {
     /// short (the pack was truncated).
     fn read(&self, cap: u64) -> io::Result<Option<Vec<u8>>> {
         let mut bytes = Vec::with_capacity(usize::try_from(self.len).unwrap_or(0));
+        (&self.file).take(self.limit(cap)).read_to_end(&mut bytes)?;
+        let fits = match self.origin {
+            Origin::Loose { .. } => bytes.len() as u64 <= cap,
+            Origin::Packed(_) => bytes.len() as u64 == self.len,
+        };
+        Ok(fits.then_some(bytes))
+    }
+
+    /// The most bytes to read: one past `cap` for a loose file (to see
+    /// that it grew), the entry's length in a pack.
+    fn limit(&self, cap: u64) -> u64 {
         match self.origin {
-            Origin::Loose { .. } => {
-                (&self.file)
-                    .take(cap.saturating_add(1))
-                    .read_to_end(&mut bytes)?;
-                Ok((bytes.len() as u64 <= cap).then_some(bytes))
-            }
-            Origin::Packed(_) => {
-                (&self.file).take(self.len).read_to_end(&mut bytes)?;
-                Ok((bytes.len() as u64 == self.len).then_some(bytes))
-            }
+            Origin::Loose { .. } => cap.saturating_add(1),
+            Origin::Packed(_) => self.len,
         }
     }
 
     /// Copies the entry into `out` (at most `cap` bytes of a loose file),
     /// hashing it: the digest and the number of bytes copied.
     fn copy(&self, digest: &Digest, cap: u64, out: &mut fs::File) -> io::Result<(Digest, u64)> {
-        let limit = match self.origin {
-            Origin::Loose { .. } => cap.saturating_add(1),
-            Origin::Packed(_) => self.len,
-        };
+        let limit = self.limit(cap);
         let mut hasher = crate::digest::Hasher::new(digest.algorithm());
         let mut buf = vec![0u8; 256 << 10];
         let mut copied: u64 = 0;
