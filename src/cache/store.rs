@@ -125,6 +125,21 @@ fn open_file(path: &Path, cap: u64) -> io::Result<Found> {
     })
 }
 
+/// An entry found: in memory (queued for writing) or in a file.
+enum Entry {
+    Memory(Bytes),
+    File(Opened),
+}
+
+/// What opening a loose or packed entry came to.
+enum Opening {
+    Open(Opened),
+    /// Nothing to read, and counted (a miss, a drop, an error).
+    Counted,
+    /// The file is not where, or not what, the index said: look again.
+    Moved,
+}
+
 /// Where an opened entry came from: what to remove when it is bad.
 enum Origin {
     Loose { path: PathBuf, id: FileId },
@@ -362,13 +377,36 @@ impl Store {
         true
     }
 
-    /// The entry of `digest` open for reading, when it is a regular file
-    /// (or a packed entry) of at most `cap` bytes. Otherwise `None`,
-    /// counted: a miss, an unfit file also dropped, a file that cannot be
-    /// opened also an error.
-    fn open_entry(&self, digest: &Digest, loc: Loc, cap: u64) -> Option<Opened> {
+    /// The entry of `digest`, wherever the index says it is: its bytes in
+    /// memory, or its file open for reading when it is a regular file (or
+    /// a packed entry) of at most `cap` bytes. Otherwise `None`, counted: a
+    /// miss, an unfit file also dropped, a file that cannot be opened also
+    /// an error. A pack gone or replaced since the index was read is taken
+    /// out of it and the entry looked for again (its entries may have
+    /// moved to another pack, or be in memory on their way there).
+    fn find(&self, digest: &Digest, cap: u64) -> Option<Entry> {
+        // Each turn takes a pack out of the index: a few are plenty.
+        for _ in 0..4 {
+            let located = self.index().locate(digest);
+            let loc = match located {
+                None => break,
+                Some(Loc::Memory(bytes)) => return Some(Entry::Memory(bytes)),
+                Some(loc) => loc,
+            };
+            match self.open_entry(digest, loc, cap) {
+                Opening::Open(opened) => return Some(Entry::File(opened)),
+                Opening::Counted => return None,
+                Opening::Moved => {}
+            }
+        }
+        bump(&self.counters.misses);
+        None
+    }
+
+    /// Opens a loose or packed entry (see [`Store::find`]).
+    fn open_entry(&self, digest: &Digest, loc: Loc, cap: u64) -> Opening {
         match loc {
-            Loc::Memory(_) => None,
+            Loc::Memory(_) => Opening::Moved,
             Loc::Loose => {
                 let path = self.blob_path(digest);
                 match open_file(&path, cap) {
@@ -377,16 +415,16 @@ impl Store {
                         len,
                         id,
                         modified,
-                    }) => Some(Opened {
+                    }) => Opening::Open(Opened {
                         file,
                         len,
                         modified,
                         origin: Origin::Loose { path, id },
                     }),
                     Ok(Found::Missing) => {
+                        // Evicted by another process.
                         self.index().remove_loose(digest);
-                        bump(&self.counters.misses);
-                        None
+                        Opening::Moved
                     }
                     Ok(Found::Unfit(id)) => {
                         self.drop_loose(
@@ -395,9 +433,9 @@ impl Store {
                             digest,
                             "not a regular file within the size limit",
                         );
-                        None
+                        Opening::Counted
                     }
-                    Err(e) => self.unreadable(digest, &e),
+                    Err(e) => self.cannot_open(digest, &e),
                 }
             }
             Loc::Packed { pack, offset, len } => {
@@ -405,45 +443,30 @@ impl Store {
                 let file = match open_no_follow(&path) {
                     Ok(file) => file,
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                        // Evicted by another process, or its entries just
-                        // moved to another pack: look again.
-                        let moved = {
-                            let mut index = self.index();
-                            index.remove_pack(&pack.name);
-                            index.locate(digest)
-                        };
-                        let Some(moved) = moved else {
-                            bump(&self.counters.misses);
-                            return None;
-                        };
-                        if let Loc::Memory(_) = moved {
-                            // Being moved: not counted as a miss yet.
-                            bump(&self.counters.misses);
-                            return None;
-                        }
-                        return self.open_entry(digest, moved, cap);
+                        // Evicted by another process, or its entries moved.
+                        self.index().remove_pack(&pack.name);
+                        return Opening::Moved;
                     }
-                    Err(e) => return self.unreadable(digest, &e),
+                    Err(e) => return self.cannot_open(digest, &e),
                 };
                 let meta = match file.metadata() {
                     Ok(meta) => meta,
-                    Err(e) => return self.unreadable(digest, &e),
+                    Err(e) => return self.cannot_open(digest, &e),
                 };
                 if FileId::of(&meta) != pack.id {
                     // Another file by that name: not the pack indexed.
                     self.index().remove_pack(&pack.name);
-                    bump(&self.counters.misses);
-                    return None;
+                    return Opening::Moved;
                 }
                 let mut file = file;
                 if len > cap {
                     self.drop_packed(&pack, digest, "larger than the size limit");
-                    return None;
+                    return Opening::Counted;
                 }
                 if let Err(e) = file.seek(SeekFrom::Start(offset)) {
-                    return self.unreadable(digest, &e);
+                    return self.cannot_open(digest, &e);
                 }
-                Some(Opened {
+                Opening::Open(Opened {
                     file,
                     len,
                     modified: meta.modified().ok(),
@@ -460,6 +483,12 @@ impl Store {
         bump(&self.counters.errors);
         bump(&self.counters.misses);
         None
+    }
+
+    /// [`Store::unreadable`], for an entry that could not be opened.
+    fn cannot_open(&self, digest: &Digest, e: &io::Error) -> Opening {
+        self.unreadable::<()>(digest, e);
+        Opening::Counted
     }
 
     /// Removes an entry found bad, wherever it is.
@@ -481,25 +510,22 @@ impl Store {
         cap: u64,
         verify: impl FnOnce(Bytes) -> std::result::Result<T, String>,
     ) -> Option<T> {
-        let located = self.index().locate(digest);
-        let Some(loc) = located else {
-            bump(&self.counters.misses);
-            return None;
-        };
-        if let Loc::Memory(bytes) = &loc {
+        let opened = match self.find(digest, cap)? {
+            Entry::File(opened) => opened,
             // Verified on the way in; checked again all the same.
-            return match (bytes.len() as u64 <= cap).then(|| verify(bytes.clone())) {
-                Some(Ok(value)) => {
-                    bump(&self.counters.hits);
-                    Some(value)
-                }
-                _ => {
-                    bump(&self.counters.misses);
-                    None
-                }
-            };
-        }
-        let opened = self.open_entry(digest, loc, cap)?;
+            Entry::Memory(bytes) => {
+                return match (bytes.len() as u64 <= cap).then(|| verify(bytes)) {
+                    Some(Ok(value)) => {
+                        bump(&self.counters.hits);
+                        Some(value)
+                    }
+                    _ => {
+                        bump(&self.counters.misses);
+                        None
+                    }
+                };
+            }
+        };
         let bytes = match opened.read(cap) {
             Ok(Some(bytes)) => bytes,
             Ok(None) => {
@@ -532,21 +558,18 @@ impl Store {
         out: &mut fs::File,
     ) -> Option<u64> {
         let cap = size.unwrap_or(self.max_bytes).min(self.max_bytes);
-        let located = self.index().locate(digest);
-        let Some(loc) = located else {
-            bump(&self.counters.misses);
-            return None;
-        };
-        if let Loc::Memory(bytes) = &loc {
-            let fits = check_blob(digest, size, bytes).is_ok();
-            if fits && out.write_all(bytes).is_ok() {
-                bump(&self.counters.hits);
-                return Some(bytes.len() as u64);
+        let opened = match self.find(digest, cap)? {
+            Entry::File(opened) => opened,
+            Entry::Memory(bytes) => {
+                let fits = check_blob(digest, size, &bytes).is_ok();
+                if fits && out.write_all(&bytes).is_ok() {
+                    bump(&self.counters.hits);
+                    return Some(bytes.len() as u64);
+                }
+                bump(&self.counters.misses);
+                return None;
             }
-            bump(&self.counters.misses);
-            return None;
-        }
-        let opened = self.open_entry(digest, loc, cap)?;
+        };
         let (actual, copied) = match opened.copy(digest, cap, out) {
             Ok(done) => done,
             // The destination (or the read) failed: the network is the way.
