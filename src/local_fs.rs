@@ -32,10 +32,15 @@ pub(crate) fn is_symlink_refusal(e: &io::Error) -> bool {
     }
 }
 
-/// Which file a handle or path is (device and inode), so that removing a
-/// file found bad does not remove another one renamed there since.
+/// Which file a handle or path is: device, inode and the time of its last
+/// change, so that removing a file found bad does not remove another one
+/// renamed there since (even one that got the freed inode back).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct FileId(u64, u64);
+pub(crate) struct FileId {
+    dev: u64,
+    ino: u64,
+    changed: (i64, i64),
+}
 
 impl FileId {
     /// The id of the file `meta` describes (always equal elsewhere than on
@@ -44,12 +49,26 @@ impl FileId {
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt;
-            FileId(meta.dev(), meta.ino())
+            FileId {
+                dev: meta.dev(),
+                ino: meta.ino(),
+                changed: (meta.ctime(), meta.ctime_nsec()),
+            }
         }
         #[cfg(not(unix))]
         {
             let _ = meta;
-            FileId(0, 0)
+            FileId {
+                dev: 0,
+                ino: 0,
+                changed: (0, 0),
+            }
         }
+    }
+
+    /// Whether both are the same inode, whatever changed on it since (a
+    /// file whose times are set is still the same file).
+    pub(crate) fn same_inode(&self, other: &FileId) -> bool {
+        (self.dev, self.ino) == (other.dev, other.ino)
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::hints::MAX_HINTS_BYTES;
-use super::store::check_blob;
+use super::store::{check_blob, Refusal};
 use super::{Cache, CacheStats, Hints, Store};
 use crate::api::{check_fan_out, verify_manifest};
 use crate::client::Client;
@@ -31,7 +31,7 @@ async fn blocking<T: Send + 'static>(
 /// or not in the last minute).
 async fn fresh(store: &Arc<Store>) {
     if store.stale() {
-        blocking(store, Store::reload).await;
+        blocking(store, Store::reload_if_stale).await;
     }
 }
 
@@ -220,11 +220,19 @@ impl Client {
             .cached(store, digest, move |s| {
                 s.get(&wanted, limits.manifest, |bytes| {
                     let what = format!("cached manifest {wanted}");
-                    let manifest = Manifest::from_bytes(bytes, media_type.as_deref())
-                        .map_err(|e| e.to_string())?;
-                    verify_manifest(&manifest, [Some(&wanted), None], &what)
-                        .and_then(|()| check_fan_out(&manifest, &limits, &what))
-                        .map_err(|e| e.to_string())?;
+                    // Bytes that hash to the digest are its content: read
+                    // as another media type, they are refused here only.
+                    let raw = bytes.clone();
+                    let refuse = |e: crate::Error| match check_blob(&wanted, None, &raw) {
+                        Ok(()) => Refusal::NotHere(e.to_string()),
+                        Err(_) => Refusal::Bad(e.to_string()),
+                    };
+                    let manifest =
+                        Manifest::from_bytes(bytes, media_type.as_deref()).map_err(refuse)?;
+                    verify_manifest(&manifest, [Some(&wanted), None], &what).map_err(refuse)?;
+                    // Verified: a fan-out past this client's limits is its own.
+                    check_fan_out(&manifest, &limits, &what)
+                        .map_err(|e| Refusal::NotHere(e.to_string()))?;
                     Ok(manifest)
                 })
             })

@@ -60,8 +60,25 @@ pub(crate) struct Index {
     read_at: Option<Instant>,
     loose: HashSet<Digest>,
     packs: BTreeMap<String, Arc<Pack>>,
-    packed: HashMap<Digest, (Arc<Pack>, u64, u64)>,
+    /// Each digest's places in packs, the first found first.
+    packed: HashMap<Digest, Vec<Place>>,
     pending: HashMap<Digest, Bytes>,
+    /// What this process changed since a scan began (`None`: no scan
+    /// running), replayed onto the scan's result so that no change made
+    /// meanwhile is lost.
+    journal: Option<Vec<Change>>,
+}
+
+/// One place of an entry in a pack: the pack, offset and length.
+type Place = (Arc<Pack>, u64, u64);
+
+/// A change this process made to what the directory holds.
+#[derive(Debug, Clone)]
+enum Change {
+    AddLoose(Digest),
+    RemoveLoose(Digest),
+    AddPack(Arc<Pack>),
+    RemovePack(String),
 }
 
 /// What reading the directories found.
@@ -69,11 +86,18 @@ pub(crate) struct Index {
 pub(crate) struct Scan {
     loose: HashSet<Digest>,
     packs: BTreeMap<String, Arc<Pack>>,
+    /// Entries indexed so far (loose and packed), against [`MAX_ENTRIES`].
+    entries: usize,
     /// Symlinks and files that are no pack, removed: counted as dropped.
     pub(crate) removed: u64,
     /// Directories or files that could not be read.
     pub(crate) errors: u64,
 }
+
+/// The most entries one index holds (loose and packed together). A
+/// directory listing more (planted, or far over any bound) has the rest
+/// left out: misses, until eviction makes room. About 100 MB at most.
+pub(crate) const MAX_ENTRIES: usize = 1 << 19;
 
 impl Index {
     /// Whether the index was never read, or is older than [`RELOAD_AFTER`].
@@ -90,13 +114,12 @@ impl Index {
         if self.loose.contains(digest) {
             return Some(Loc::Loose);
         }
-        self.packed
-            .get(digest)
-            .map(|(pack, offset, len)| Loc::Packed {
-                pack: Arc::clone(pack),
-                offset: *offset,
-                len: *len,
-            })
+        let (pack, offset, len) = self.packed.get(digest)?.first()?;
+        Some(Loc::Packed {
+            pack: Arc::clone(pack),
+            offset: *offset,
+            len: *len,
+        })
     }
 
     /// Whether the index knows an entry for `digest` (not whether it
@@ -111,28 +134,83 @@ impl Index {
         self.loose.contains(digest) || self.packed.contains_key(digest)
     }
 
-    /// The packs the index knows, to be kept by the next scan.
-    pub(crate) fn packs(&self) -> BTreeMap<String, Arc<Pack>> {
+    /// The pack called `name`, when the index knows it.
+    pub(crate) fn pack(&self, name: &str) -> Option<Arc<Pack>> {
+        self.packs.get(name).cloned()
+    }
+
+    /// Starts a scan: the packs the index knows (for the scan to keep
+    /// without reading them again); changes from now on are journaled.
+    pub(crate) fn begin_scan(&mut self) -> BTreeMap<String, Arc<Pack>> {
+        self.journal = Some(Vec::new());
         self.packs.clone()
     }
 
-    /// Takes what a scan found (the queued entries stay).
+    /// Takes what a scan found, then the changes this process made while it
+    /// ran (the queued entries stay).
     pub(crate) fn replace(&mut self, scan: Scan) {
         self.loose = scan.loose;
         self.packs = scan.packs;
+        self.packed.clear();
+        let packs: Vec<Arc<Pack>> = self.packs.values().cloned().collect();
+        for pack in &packs {
+            self.list(pack);
+        }
+        for change in self.journal.take().unwrap_or_default() {
+            self.apply(change);
+        }
         self.read_at = Some(Instant::now());
-        self.relist();
     }
 
-    /// Rebuilds the map of packed entries from the packs (the first pack,
-    /// by name, that lists a digest serves it).
-    fn relist(&mut self) {
-        self.packed.clear();
-        for pack in self.packs.values() {
-            for l in &pack.listed {
-                self.packed
-                    .entry(l.digest.clone())
-                    .or_insert_with(|| (Arc::clone(pack), l.offset, l.len));
+    /// Records `change` for a running scan, and makes it.
+    fn change(&mut self, change: Change) {
+        if let Some(journal) = &mut self.journal {
+            journal.push(change.clone());
+        }
+        self.apply(change);
+    }
+
+    fn apply(&mut self, change: Change) {
+        match change {
+            Change::AddLoose(digest) => {
+                self.loose.insert(digest);
+            }
+            Change::RemoveLoose(digest) => {
+                self.loose.remove(&digest);
+            }
+            Change::AddPack(pack) => {
+                if !self.packs.contains_key(&pack.name) {
+                    self.packs.insert(pack.name.clone(), Arc::clone(&pack));
+                    self.list(&pack);
+                }
+            }
+            Change::RemovePack(name) => {
+                if let Some(pack) = self.packs.remove(&name) {
+                    self.unlist(&pack);
+                }
+            }
+        }
+    }
+
+    /// Adds the places `pack` lists.
+    fn list(&mut self, pack: &Arc<Pack>) {
+        for l in &pack.listed {
+            self.packed.entry(l.digest.clone()).or_default().push((
+                Arc::clone(pack),
+                l.offset,
+                l.len,
+            ));
+        }
+    }
+
+    /// Takes the places `pack` lists out.
+    fn unlist(&mut self, pack: &Arc<Pack>) {
+        for l in &pack.listed {
+            if let Some(places) = self.packed.get_mut(&l.digest) {
+                places.retain(|(p, _, _)| !Arc::ptr_eq(p, pack));
+                if places.is_empty() {
+                    self.packed.remove(&l.digest);
+                }
             }
         }
     }
@@ -148,42 +226,50 @@ impl Index {
         self.pending.remove(digest);
     }
 
+    /// Forgets every queued entry (their writer is gone): they are fetched,
+    /// and queued, again.
+    pub(crate) fn clear_pending(&mut self) {
+        self.pending.clear();
+    }
+
     /// A loose entry was written.
     pub(crate) fn add_loose(&mut self, digest: Digest) {
-        self.loose.insert(digest);
+        self.change(Change::AddLoose(digest));
     }
 
     /// A loose entry is gone (dropped or evicted).
     pub(crate) fn remove_loose(&mut self, digest: &Digest) {
-        self.loose.remove(digest);
+        self.change(Change::RemoveLoose(digest.clone()));
     }
 
     /// A pack was written.
     pub(crate) fn add_pack(&mut self, pack: Arc<Pack>) {
-        self.packs.insert(pack.name.clone(), pack);
-        self.relist();
+        self.change(Change::AddPack(pack));
     }
 
     /// A pack is gone (dropped or evicted): its entries are misses, unless
     /// another pack lists them too.
     pub(crate) fn remove_pack(&mut self, name: &str) {
-        if self.packs.remove(name).is_some() {
-            self.relist();
-        }
+        self.change(Change::RemovePack(name.to_owned()));
     }
 }
 
 /// Reads the cache's directories under `root`: the loose entries' names
 /// and the packs' indexes (a pack in `known`, the same file still, is not
-/// read again). Symlinks are removed (never followed), and so are files in
-/// `packs/` that are no pack.
+/// read again), at most [`MAX_ENTRIES`] entries. Symlinks are removed
+/// (never followed), and so are `*.pack` files that are no pack (a pack
+/// of another version stays, unread).
 pub(crate) fn scan(root: &Path, known: &BTreeMap<String, Arc<Pack>>) -> Scan {
     let mut scan = Scan::default();
     for algorithm in [Algorithm::Sha256, Algorithm::Sha512] {
         let dir = root.join("blobs").join(algorithm.as_str());
         for (name, _) in regular_files(&dir, &mut scan) {
+            if scan.entries >= MAX_ENTRIES {
+                break;
+            }
             if let Ok(digest) = Digest::new(algorithm, &name) {
                 scan.loose.insert(digest);
+                scan.entries += 1;
             }
         }
     }
@@ -192,10 +278,15 @@ pub(crate) fn scan(root: &Path, known: &BTreeMap<String, Arc<Pack>>) -> Scan {
             continue;
         }
         match read_pack(&path, &name, known.get(&name)) {
-            Ok(Some(pack)) => {
+            Ok(Opened::Pack(pack)) => {
+                if scan.entries + pack.listed.len() > MAX_ENTRIES {
+                    continue;
+                }
+                scan.entries += pack.listed.len();
                 scan.packs.insert(name, pack);
             }
-            Ok(None) => {
+            Ok(Opened::OtherVersion) => {}
+            Ok(Opened::NoPack) => {
                 if fs::remove_file(&path).is_ok() {
                     scan.removed += 1;
                 }
@@ -239,29 +330,39 @@ fn regular_files(dir: &Path, scan: &mut Scan) -> Vec<(String, std::path::PathBuf
     files
 }
 
+/// What a file in `packs/` turned out to be.
+enum Opened {
+    Pack(Arc<Pack>),
+    /// A pack of another version (left alone).
+    OtherVersion,
+    /// No pack: no first line, or an index past its end.
+    NoPack,
+}
+
 /// The pack at `path`: `known` when it is still that file, else its index
-/// read. `None` when the file is no pack (no first line, an index past its
-/// end).
-fn read_pack(path: &Path, name: &str, known: Option<&Arc<Pack>>) -> io::Result<Option<Arc<Pack>>> {
+/// read.
+fn read_pack(path: &Path, name: &str, known: Option<&Arc<Pack>>) -> io::Result<Opened> {
     let file = open_no_follow(path)?;
     let meta = file.metadata()?;
     let id = FileId::of(&meta);
-    if let Some(pack) = known.filter(|p| p.id == id) {
-        return Ok(Some(Arc::clone(pack)));
+    if let Some(pack) = known.filter(|p| p.id.same_inode(&id)) {
+        return Ok(Opened::Pack(Arc::clone(pack)));
     }
     if !meta.is_file() {
-        return Ok(None);
+        return Ok(Opened::NoPack);
     }
     let mut head = Vec::with_capacity(pack::MAX_FIRST_LINE);
     (&file)
         .take(pack::MAX_FIRST_LINE as u64)
         .read_to_end(&mut head)?;
-    let Some((first, index_len)) = pack::first_line(&head) else {
-        return Ok(None);
+    let (first, index_len) = match pack::first_line(&head) {
+        pack::FirstLine::Pack { len, index_len } => (len, index_len),
+        pack::FirstLine::OtherVersion => return Ok(Opened::OtherVersion),
+        pack::FirstLine::NoPack => return Ok(Opened::NoPack),
     };
     let data_start = first + index_len;
     if data_start > meta.len() {
-        return Ok(None);
+        return Ok(Opened::NoPack);
     }
     let mut index = Vec::with_capacity(index_len as usize);
     index.extend_from_slice(&head[(first as usize).min(head.len())..]);
@@ -269,11 +370,77 @@ fn read_pack(path: &Path, name: &str, known: Option<&Arc<Pack>>) -> io::Result<O
     let rest = index_len - index.len() as u64;
     (&file).take(rest).read_to_end(&mut index)?;
     if index.len() as u64 != index_len {
-        return Ok(None);
+        return Ok(Opened::NoPack);
     }
-    Ok(Some(Arc::new(Pack {
+    Ok(Opened::Pack(Arc::new(Pack {
         name: name.to_owned(),
         id,
         listed: pack::parse_index(&index, data_start, meta.len()),
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pack the index knows: its name, listing `digest`.
+    fn pack(dir: &Path, name: &str, digest: &Digest) -> Arc<Pack> {
+        let path = dir.join(name);
+        std::fs::write(&path, b"").unwrap();
+        Arc::new(Pack {
+            name: name.to_owned(),
+            id: FileId::of(&std::fs::metadata(&path).unwrap()),
+            listed: vec![Listed {
+                digest: digest.clone(),
+                offset: 0,
+                len: 0,
+            }],
+        })
+    }
+
+    #[test]
+    fn what_this_process_writes_during_a_scan_is_not_lost_by_it() {
+        let dir = tempfile::tempdir().unwrap();
+        for sub in ["blobs/sha256", "blobs/sha512", "packs"] {
+            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        }
+        let (d1, d2, d3) = (
+            Digest::sha256(b"1"),
+            Digest::sha256(b"2"),
+            Digest::sha256(b"3"),
+        );
+        let mut index = Index::default();
+        index.add_pack(pack(dir.path(), "old.pack", &d3));
+        let known = index.begin_scan();
+        // The directory is read: neither the new pack nor the new file is
+        // in it yet, and the old pack is (it was evicted meanwhile).
+        let scan = scan(dir.path(), &known);
+        index.add_pack(pack(dir.path(), "new.pack", &d1));
+        index.add_loose(d2.clone());
+        index.remove_pack("old.pack");
+        index.replace(scan);
+        assert!(index.on_disk(&d1), "a pack written during the scan");
+        assert!(index.on_disk(&d2), "a file written during the scan");
+        assert!(!index.on_disk(&d3), "a pack removed during the scan");
+        // Outside a scan, nothing is journaled.
+        index.remove_loose(&d2);
+        index.replace(Scan::default());
+        assert!(!index.on_disk(&d1) && !index.on_disk(&d2));
+    }
+
+    #[test]
+    fn an_entry_two_packs_list_stays_while_either_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = Digest::sha256(b"both");
+        let mut index = Index::default();
+        index.add_pack(pack(dir.path(), "a.pack", &d));
+        index.add_pack(pack(dir.path(), "b.pack", &d));
+        index.remove_pack("a.pack");
+        let Some(Loc::Packed { pack, .. }) = index.locate(&d) else {
+            panic!("lost with the first pack");
+        };
+        assert_eq!(pack.name, "b.pack");
+        index.remove_pack("b.pack");
+        assert!(index.locate(&d).is_none());
+    }
 }

@@ -23,12 +23,13 @@
 //! # What it holds and where
 //!
 //! Manifests and image configs, by digest, each the exact bytes the
-//! registry sent. The entries a call fetched are written together when it
-//! settles, as one pack, `DIR/packs/NAME.pack`: a text index (`dockreg-pack
-//! 1 INDEX_LEN`, then a `DIGEST OFFSET LENGTH` line per entry, offsets from
-//! the end of the index), then the entries' bytes back to back. A first
-//! report of 300 tags so creates two files (the pack and its tag hints), not
-//! 601. A batch of fewer than eight entries is written as files of their
+//! registry sent. The entries fetched are gathered and written together,
+//! when the call settles (or a pack's worth is gathered, or no entry came
+//! for a second), as a pack, `DIR/packs/NAME.pack`: a text index
+//! (`dockreg-pack 1 INDEX_LEN`, then a `DIGEST OFFSET LENGTH` line per
+//! entry, offsets from the end of the index), then the entries' bytes back
+//! to back. A first report of 300 tags so creates two files (the pack and
+//! its tag hints), not 601. A batch of fewer than eight entries is written as files of their
 //! own, `DIR/blobs/ALGORITHM/HEX` (`sha256sum` of such a file is its name);
 //! so are layer blobs, which stay out unless [`CacheConfig::layers`] asks
 //! for them: then a blob downloaded to a file is copied out of the cache
@@ -50,13 +51,18 @@
 //! the way out and checked against the digest it is wanted by (and a config
 //! against the size its manifest gives), wherever the index says it is. A
 //! file that does not verify, is larger than [`Limits`](crate::http::Limits)
-//! allow, is not a regular file (a symlink, a FIFO) or cannot be read is
-//! dropped and its content fetched from the registry again. A pack entry
-//! that does not verify (or is cut short) drops its pack: the pack's other
-//! entries that still hash right move to a new pack first, so only the bad
-//! ones are fetched again. An index line that does not parse, or points
-//! outside its pack, is no entry. Only content whose digest was verified is
-//! written. A tag's digest always comes from the registry (a `HEAD` with
+//! allow or is not a regular file (a symlink, a FIFO) is dropped and its
+//! content fetched from the registry again; one that cannot be read is
+//! left, counted as an error, and fetched. A pack entry that does not
+//! verify (or is cut short) drops its pack: the pack's other entries that
+//! still hash right move to a new pack first, so this client fetches only
+//! the bad ones again (another process that read the old pack's index
+//! misses its entries until it reads the directory again). Bytes that hash
+//! to their digest but are not what a call takes (a descriptor's size, a
+//! media type, a packed entry over this client's limits) are a miss for
+//! that call and stay. An index line that does not parse, points outside
+//! its pack or over the entry before it, is no entry. Only content whose
+//! digest was verified is written. A tag's digest always comes from the registry (a `HEAD` with
 //! every manifest type in `Accept`); the cache only answers "which bytes
 //! have this digest".
 //!
@@ -76,8 +82,10 @@
 //! read verifies, a file being evicted or half written by another process
 //! is at worst a miss. The directory is kept under [`CacheConfig::max_bytes`]
 //! by evicting the least recently used files, a pack as one (a read
-//! refreshes a file's modification time); a pack is at most a sixteenth of
-//! the bound (and 8 MiB).
+//! refreshes a file's modification time). A pack's entries add up to about
+//! a sixteenth of the bound (at most 8 MiB, and the entry that reaches it).
+//! An index holds at most half a million entries: the rest of a directory
+//! far past any bound is left out (misses), for eviction to clear.
 //!
 //! # Requests
 //!

@@ -24,6 +24,8 @@ use crate::digest::Digest;
 
 /// The first line's first word and version.
 const MAGIC: &str = "dockreg-pack 1";
+/// The first word of every version's first line.
+const WORD: &str = "dockreg-pack ";
 /// A pack's file names end with this.
 pub(crate) const EXTENSION: &str = ".pack";
 /// Longest first line read.
@@ -70,26 +72,61 @@ pub(crate) fn encode(entries: &[(Digest, Bytes)]) -> (Vec<u8>, Vec<Listed>) {
     (out, listed)
 }
 
-/// Reads the first line of a pack from its first bytes: the length of the
-/// line (with its newline) and of the index after it. `None`: no pack.
-pub(crate) fn first_line(head: &[u8]) -> Option<(u64, u64)> {
-    let end = head.iter().take(MAX_FIRST_LINE).position(|&b| b == b'\n')?;
-    let line = std::str::from_utf8(&head[..end]).ok()?;
-    let len = line.strip_prefix(MAGIC)?.strip_prefix(' ')?;
-    if len.is_empty() || !len.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+/// What the first line of a file in `packs/` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FirstLine {
+    /// A pack this code reads: the length of the line (with its newline)
+    /// and of the index after it.
+    Pack { len: u64, index_len: u64 },
+    /// `dockreg-pack` of another version: not this code's to read or to
+    /// remove (eviction counts it as any file).
+    OtherVersion,
+    /// Anything else.
+    NoPack,
+}
+
+/// Reads the first line of a pack from its first bytes.
+pub(crate) fn first_line(head: &[u8]) -> FirstLine {
+    let Some(end) = head.iter().take(MAX_FIRST_LINE).position(|&b| b == b'\n') else {
+        return FirstLine::NoPack;
+    };
+    let Ok(line) = std::str::from_utf8(&head[..end]) else {
+        return FirstLine::NoPack;
+    };
+    let Some(len) = line.strip_prefix(MAGIC).and_then(|r| r.strip_prefix(' ')) else {
+        let version = line
+            .strip_prefix(WORD)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(number);
+        return match version {
+            Some(v) if v.to_string() != MAGIC[WORD.len()..] => FirstLine::OtherVersion,
+            _ => FirstLine::NoPack,
+        };
+    };
+    match number(len).filter(|n| *n <= MAX_INDEX_BYTES) {
+        Some(index_len) => FirstLine::Pack {
+            len: end as u64 + 1,
+            index_len,
+        },
+        None => FirstLine::NoPack,
     }
-    let index_len: u64 = len.parse().ok()?;
-    (index_len <= MAX_INDEX_BYTES).then_some((end as u64 + 1, index_len))
+}
+
+/// A decimal number of digits only (no sign, no space), within `u64`.
+fn number(s: &str) -> Option<u64> {
+    (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse::<u64>().ok())
+        .flatten()
 }
 
 /// The entries an index lists, given where the data starts and how long
-/// the file is. A line that does not parse, or points outside the file,
-/// is skipped (its entry is then a miss); a digest listed twice keeps its
-/// first line.
+/// the file is. A line that does not parse or points outside the file is
+/// skipped (its entry is then a miss), and so is one whose bytes overlap
+/// those of an entry kept before it in the file, or whose digest is kept
+/// already: the entries kept lie apart, as [`encode`] writes them, so what
+/// they add up to is at most the file's length.
 pub(crate) fn parse_index(index: &[u8], data_start: u64, file_len: u64) -> Vec<Listed> {
-    let mut listed: Vec<Listed> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
+    let mut lines: Vec<Listed> = Vec::new();
     let text = String::from_utf8_lossy(index);
     for line in text.lines() {
         let mut words = line.split(' ');
@@ -97,11 +134,6 @@ pub(crate) fn parse_index(index: &[u8], data_start: u64, file_len: u64) -> Vec<L
             (words.next(), words.next(), words.next(), words.next())
         else {
             continue;
-        };
-        let number = |s: &str| {
-            (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-                .then(|| s.parse::<u64>().ok())
-                .flatten()
         };
         let (Ok(digest), Some(offset), Some(len)) =
             (digest.parse::<Digest>(), number(offset), number(len))
@@ -111,16 +143,26 @@ pub(crate) fn parse_index(index: &[u8], data_start: u64, file_len: u64) -> Vec<L
         let Some(start) = data_start.checked_add(offset) else {
             continue;
         };
-        if start.checked_add(len).is_none_or(|end| end > file_len) {
-            continue;
-        }
-        if seen.insert(digest.clone()) {
-            listed.push(Listed {
+        if start.checked_add(len).is_some_and(|end| end <= file_len) {
+            lines.push(Listed {
                 digest,
                 offset: start,
                 len,
             });
         }
+    }
+    // In file order (stable: the earlier line first at one offset).
+    lines.sort_by_key(|l| l.offset);
+    let mut seen = std::collections::HashSet::new();
+    let mut end_of_last = data_start;
+    let mut listed = Vec::with_capacity(lines.len());
+    for l in lines {
+        if l.offset < end_of_last || seen.contains(&l.digest) {
+            continue;
+        }
+        end_of_last = l.offset + l.len;
+        seen.insert(l.digest.clone());
+        listed.push(l);
     }
     listed
 }
@@ -140,7 +182,13 @@ mod tests {
     fn a_pack_lists_its_entries_where_their_bytes_are() {
         let entries = entries();
         let (pack, written) = encode(&entries);
-        let (first, index_len) = first_line(&pack).unwrap();
+        let FirstLine::Pack {
+            len: first,
+            index_len,
+        } = first_line(&pack)
+        else {
+            panic!("no pack");
+        };
         let start = first + index_len;
         let listed = parse_index(
             &pack[first as usize..start as usize],
@@ -159,40 +207,66 @@ mod tests {
     #[test]
     fn hostile_index_lines_are_skipped() {
         let d = Digest::sha256(b"x");
+        let e = Digest::sha256(b"y");
+        let f = Digest::sha256(b"z");
         let max = u64::MAX;
         let index = format!(
-            "{d} 0 1\n{d} 0 1\nsha256:zz 0 1\n{d} -1 1\n{d} 0 +1\n{d} {max} 1\n\
-             {d} 1 {max}\n{d} 5 6\n{d} 0 1 extra\n\n{}\n",
-            Digest::sha256(b"y")
+            "{d} 0 1\n{d} 1 1\nsha256:zz 1 1\n{e} -1 1\n{e} 1 +1\n{e} {max} 1\n\
+             {e} 1 {max}\n{e} 5 6\n{e} 1 1 extra\n\n{e} 0 2\n{e} 3 2\n{f} 4 1\n"
         );
         let listed = parse_index(index.as_bytes(), 100, 110);
+        let at = |digest: &Digest, offset, len| Listed {
+            digest: digest.clone(),
+            offset,
+            len,
+        };
         assert_eq!(
             listed,
-            [Listed {
-                digest: d,
-                offset: 100,
-                len: 1
-            }],
-            "one good line; the duplicate, the bad digest, signs, overflows \
-             and ranges past the end are skipped"
+            [at(&d, 100, 1), at(&e, 103, 2)],
+            "the duplicate, the bad digest, signs, overflows, ranges past the \
+             end and ranges over another entry's are skipped"
         );
     }
 
     #[test]
-    fn a_first_line_that_is_no_pack_gives_none() {
-        assert_eq!(first_line(b"dockreg-pack 1 12\nrest"), Some((18, 12)));
+    fn entries_listed_out_of_file_order_are_kept_when_apart() {
+        let (d, e) = (Digest::sha256(b"d"), Digest::sha256(b"e"));
+        let listed = parse_index(format!("{d} 5 5\n{e} 0 5\n").as_bytes(), 0, 10);
+        let offsets: Vec<(Digest, u64)> =
+            listed.into_iter().map(|l| (l.digest, l.offset)).collect();
+        assert_eq!(offsets, [(e, 0), (d, 5)]);
+    }
+
+    #[test]
+    fn a_first_line_that_is_no_pack_says_so() {
+        assert_eq!(
+            first_line(b"dockreg-pack 1 12\nrest"),
+            FirstLine::Pack {
+                len: 18,
+                index_len: 12
+            }
+        );
+        assert_eq!(first_line(b"dockreg-pack 2 12\n"), FirstLine::OtherVersion);
+        assert_eq!(first_line(b"dockreg-pack 10\n"), FirstLine::OtherVersion);
         for bad in [
-            &b"dockreg-pack 2 12\n"[..],
-            b"dockreg-pack 1 \n",
+            &b"dockreg-pack 1 \n"[..],
             b"dockreg-pack 1 -1\n",
             b"dockreg-pack 1 99999999999999999999999\n",
             b"dockreg-pack 1 12",
             b"\xff\xfe\n",
             b"dockreg-pack 1 99999999\n",
+            b"dockreg-pack x 1\n",
+            b"dockreg-pack \n",
+            b"dockreg-pack 1\n",
         ] {
-            assert_eq!(first_line(bad), None, "{:?}", String::from_utf8_lossy(bad));
+            assert_eq!(
+                first_line(bad),
+                FirstLine::NoPack,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
         let long = format!("dockreg-pack 1 {}1\n", "0".repeat(MAX_FIRST_LINE));
-        assert_eq!(first_line(long.as_bytes()), None);
+        assert_eq!(first_line(long.as_bytes()), FirstLine::NoPack);
     }
 }

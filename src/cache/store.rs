@@ -37,9 +37,11 @@ const SUBDIRS: [&str; 5] = ["blobs", "blobs/sha256", "blobs/sha512", "packs", "t
 const COUNTED: [&str; 4] = ["blobs/sha256", "blobs/sha512", "packs", "tags"];
 /// The largest pack written; a larger batch is written as several.
 const MAX_PACK_BYTES: u64 = 8 << 20;
-/// The most bytes of a bad pack's other entries moved to a new pack; the
-/// rest are left to be fetched again.
+/// The most bytes of a bad pack's other entries read to move them to a new
+/// pack; the rest are left to be fetched again.
 const MAX_SALVAGE_BYTES: u64 = 64 << 20;
+/// Past this many bad entries, a bad pack's other entries are not read.
+const MAX_SALVAGE_FAILURES: u64 = 8;
 
 /// The standard tag that tells backup tools the directory is a cache
 /// (<https://bford.info/cachedir/>).
@@ -62,6 +64,8 @@ pub(crate) struct Store {
     evicting: Mutex<()>,
     /// Held while a bad pack's good entries move to a new one.
     salvaging: Mutex<()>,
+    /// Held while the directory is read (one scan at a time).
+    reloading: Mutex<()>,
     /// Makes temporary and pack names unique within the process.
     seq: AtomicU64,
     counters: Counters,
@@ -161,7 +165,8 @@ impl Opened {
     /// `cap` bytes (it grew since it was opened) or a packed entry is cut
     /// short (the pack was truncated).
     fn read(&self, cap: u64) -> io::Result<Option<Vec<u8>>> {
-        let mut bytes = Vec::with_capacity(usize::try_from(self.len).unwrap_or(0));
+        // Grown as read: a length from the file is no allocation size.
+        let mut bytes = Vec::with_capacity(self.len.min(1 << 20) as usize);
         (&self.file).take(self.limit(cap)).read_to_end(&mut bytes)?;
         let fits = match self.origin {
             Origin::Loose { .. } => bytes.len() as u64 <= cap,
@@ -215,6 +220,14 @@ fn touch(file: &fs::File, modified: Option<SystemTime>) {
     }
 }
 
+/// The time in nanoseconds, for names that must not meet another
+/// process's: two containers sharing the cache may both be pid 1.
+fn unique_nanos() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
 /// Creates `dir` and its parents with mode 0700 (on unix).
 fn create_private_dir(dir: &Path) -> io::Result<()> {
     let mut builder = fs::DirBuilder::new();
@@ -224,21 +237,36 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
     builder.create(dir)
 }
 
-/// Whether the bytes of a cached entry hash to `digest` (and have `size`,
-/// when given): the reason when they do not.
+/// Why a caller does not take a cached entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// Its bytes are not the content of the digest: dropped.
+    Bad(String),
+    /// Its bytes are the digest's content, but not what this call takes (a
+    /// descriptor's size, a media type, this client's limits): a miss here,
+    /// and the entry stays for others.
+    NotHere(String),
+}
+
+/// Whether the bytes of a cached entry hash to `digest` (a [`Refusal::Bad`]
+/// when not) and have `size`, when given (a [`Refusal::NotHere`] when
+/// not: the content is right, the size asked for is not).
 pub(crate) fn check_blob(
     digest: &Digest,
     size: Option<u64>,
     bytes: &[u8],
-) -> std::result::Result<(), String> {
-    if size.is_some_and(|n| n != bytes.len() as u64) {
-        return Err(format!("{} bytes, not {}", bytes.len(), size.unwrap_or(0)));
-    }
+) -> std::result::Result<(), Refusal> {
     let actual = Digest::compute(digest.algorithm(), bytes);
     if actual != *digest {
-        return Err(format!("its bytes hash to {actual}"));
+        return Err(Refusal::Bad(format!("its bytes hash to {actual}")));
     }
-    Ok(())
+    match size {
+        Some(n) if n != bytes.len() as u64 => Err(Refusal::NotHere(format!(
+            "{} bytes, not the {n} asked for",
+            bytes.len()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 impl Store {
@@ -302,6 +330,7 @@ impl Store {
             used: Mutex::new(None),
             evicting: Mutex::new(()),
             salvaging: Mutex::new(()),
+            reloading: Mutex::new(()),
             seq: AtomicU64::new(0),
             counters: Counters::default(),
         })
@@ -327,7 +356,24 @@ impl Store {
     /// Reads the directory again: what other processes wrote or removed
     /// since is known after it.
     pub(crate) fn reload(&self) {
-        let known = self.index().packs();
+        let _reloading = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        self.scan();
+    }
+
+    /// Reads the directory again when the index is stale (never read, or
+    /// not lately); a caller that waited for another's reload does not
+    /// read it once more.
+    pub(crate) fn reload_if_stale(&self) {
+        let _reloading = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        if self.stale() {
+            self.scan();
+        }
+    }
+
+    /// One scan: changes this process makes meanwhile are kept (see
+    /// [`Index::begin_scan`]). Called with `reloading` held.
+    fn scan(&self) {
+        let known = self.index().begin_scan();
         let scan = index::scan(&self.root, &known);
         add(&self.counters.dropped, scan.removed);
         add(&self.counters.errors, scan.errors);
@@ -337,6 +383,11 @@ impl Store {
     /// Whether the index was never read, or not lately.
     pub(crate) fn stale(&self) -> bool {
         self.index().stale()
+    }
+
+    /// Forgets the entries queued for a writer that is gone.
+    pub(crate) fn writer_gone(&self) {
+        self.index().clear_pending();
     }
 
     fn blob_dir(&self, digest: &Digest) -> PathBuf {
@@ -453,14 +504,16 @@ impl Store {
                     Ok(meta) => meta,
                     Err(e) => return self.cannot_open(digest, &e),
                 };
-                if FileId::of(&meta) != pack.id {
+                if !FileId::of(&meta).same_inode(&pack.id) {
                     // Another file by that name: not the pack indexed.
                     self.index().remove_pack(&pack.name);
                     return Opening::Moved;
                 }
                 let mut file = file;
                 if len > cap {
-                    self.drop_packed(&pack, digest, "larger than the size limit");
+                    // Larger than this call takes (an index that lies about
+                    // it is found out by a reader that takes more).
+                    bump(&self.counters.misses);
                     return Opening::Counted;
                 }
                 if let Err(e) = file.seek(SeekFrom::Start(offset)) {
@@ -502,13 +555,14 @@ impl Store {
     }
 
     /// The entry for `digest` when it is there and `verify` accepts its
-    /// bytes (at most `cap` of them). An entry `verify` refuses, or that is
-    /// no regular file within the cap, is removed.
+    /// bytes (at most `cap` of them). An entry `verify` finds
+    /// [bad](Refusal::Bad), or a loose file that is no regular file within
+    /// the cap, is removed.
     pub(crate) fn get<T>(
         &self,
         digest: &Digest,
         cap: u64,
-        verify: impl FnOnce(Bytes) -> std::result::Result<T, String>,
+        verify: impl FnOnce(Bytes) -> std::result::Result<T, Refusal>,
     ) -> Option<T> {
         let opened = match self.find(digest, cap)? {
             Entry::File(opened) => opened,
@@ -540,8 +594,12 @@ impl Store {
                 touch(&opened.file, opened.modified);
                 Some(value)
             }
-            Err(reason) => {
+            Err(Refusal::Bad(reason)) => {
                 self.discard(opened, digest, &reason);
+                None
+            }
+            Err(Refusal::NotHere(_)) => {
+                bump(&self.counters.misses);
                 None
             }
         }
@@ -577,16 +635,18 @@ impl Store {
         };
         let wrong = if actual != *digest {
             Some(format!("its bytes hash to {actual}"))
-        } else if size.is_some_and(|n| n != copied) || copied != opened.len {
-            Some(format!(
-                "{copied} bytes, not {}",
-                size.unwrap_or(opened.len)
-            ))
+        } else if copied != opened.len {
+            Some(format!("{copied} bytes, not {}", opened.len))
         } else {
             None
         };
         if let Some(reason) = wrong {
             self.discard(opened, digest, &reason);
+            return None;
+        }
+        if size.is_some_and(|n| n != copied) {
+            // The right bytes, not the size asked for: left for others.
+            bump(&self.counters.misses);
             return None;
         }
         bump(&self.counters.hits);
@@ -647,7 +707,7 @@ impl Store {
         let _ = reason;
         bump(&self.counters.misses);
         let _salvaging = self.salvaging.lock().unwrap_or_else(|e| e.into_inner());
-        let current = self.index().packs().get(&pack.name).cloned();
+        let current = self.index().pack(&pack.name);
         if !current.is_some_and(|p| Arc::ptr_eq(&p, pack)) {
             // Another thread dealt with it.
             return;
@@ -655,37 +715,41 @@ impl Store {
         let path = self.pack_path(&pack.name);
         let file = match open_no_follow(&path) {
             Ok(file) => file,
-            Err(e) => {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 self.index().remove_pack(&pack.name);
-                if e.kind() != io::ErrorKind::NotFound {
-                    bump(&self.counters.errors);
-                }
+                return;
+            }
+            // Still there, as far as anyone knows: left for the next try.
+            Err(_) => {
+                bump(&self.counters.errors);
                 return;
             }
         };
         let same = file
             .metadata()
-            .is_ok_and(|m| m.is_file() && FileId::of(&m) == pack.id);
+            .is_ok_and(|m| m.is_file() && FileId::of(&m).same_inode(&pack.id));
         let mut good: Vec<(Digest, Bytes)> = Vec::new();
         let mut bad: u64 = 1;
         if same {
+            // Every byte read counts against the budget, good or bad, and a
+            // pack with more bad entries than a few is not worth reading
+            // on: what is left is fetched again when asked for.
             let mut budget = MAX_SALVAGE_BYTES;
             for listed in pack.listed.iter().filter(|l| l.digest != *digest) {
-                if listed.len > budget || listed.len > self.max_bytes {
-                    continue;
+                if bad > MAX_SALVAGE_FAILURES || listed.len > budget {
+                    break;
                 }
+                budget -= listed.len;
                 let mut bytes = Vec::with_capacity(listed.len as usize);
                 let read = (&file)
                     .seek(SeekFrom::Start(listed.offset))
                     .and_then(|_| (&file).take(listed.len).read_to_end(&mut bytes));
-                if read.is_err() {
-                    continue;
-                }
-                if check_blob(&listed.digest, Some(listed.len), &bytes).is_ok() {
-                    budget -= listed.len;
-                    good.push((listed.digest.clone(), Bytes::from(bytes)));
-                } else {
-                    bad += 1;
+                match read {
+                    Ok(_) if check_blob(&listed.digest, Some(listed.len), &bytes).is_ok() => {
+                        good.push((listed.digest.clone(), Bytes::from(bytes)));
+                    }
+                    Ok(_) => bad += 1,
+                    Err(_) => {}
                 }
             }
         }
@@ -705,7 +769,7 @@ impl Store {
         }
         let removed = fs::symlink_metadata(&path)
             .ok()
-            .filter(|m| m.is_file() && FileId::of(m) == pack.id)
+            .filter(|m| m.is_file() && FileId::of(m).same_inode(&pack.id))
             .map(|_| fs::remove_file(&path));
         match removed {
             // Every entry that did not hash right is one dropped.
@@ -755,12 +819,13 @@ impl Store {
                 self.index().unpend(&digest);
                 continue;
             }
-            let len = bytes.len() as u64;
-            if !group.is_empty() && group_bytes + len > limit {
+            // A group takes entries until it holds the limit: the entry that
+            // reaches it is the group's last, not a group of its own.
+            if group_bytes >= limit {
                 groups.push(std::mem::take(&mut group));
                 group_bytes = 0;
             }
-            group_bytes += len;
+            group_bytes += bytes.len() as u64;
             group.push((digest, bytes));
         }
         groups.push(group);
@@ -778,11 +843,9 @@ impl Store {
     /// Writes `entries` as one new pack.
     fn write_pack(&self, entries: Vec<(Digest, Bytes)>, count: bool) {
         let (bytes, listed) = pack::encode(&entries);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
         let name = format!(
-            "{nanos:x}-{}-{}{}",
+            "{:x}-{}-{}{}",
+            unique_nanos(),
             std::process::id(),
             self.seq.fetch_add(1, Ordering::Relaxed),
             pack::EXTENSION
@@ -876,8 +939,9 @@ impl Store {
         fill: impl FnOnce(&mut fs::File) -> io::Result<()>,
     ) -> io::Result<()> {
         let temp = dir.join(format!(
-            "{TEMP_PREFIX}{}-{}-{name}",
+            "{TEMP_PREFIX}{}-{:x}-{}-{name}",
             std::process::id(),
+            unique_nanos(),
             self.seq.fetch_add(1, Ordering::Relaxed)
         ));
         let create = || {
@@ -1036,18 +1100,12 @@ mod tests {
         Store::open(&CacheConfig::new(dir).max_bytes(max)).unwrap()
     }
 
-    fn accept(bytes: Bytes) -> std::result::Result<Bytes, String> {
+    fn accept(bytes: Bytes) -> std::result::Result<Bytes, Refusal> {
         Ok(bytes)
     }
 
-    fn by_hash(digest: &Digest) -> impl FnOnce(Bytes) -> std::result::Result<Bytes, String> + '_ {
-        move |bytes| {
-            if Digest::compute(digest.algorithm(), &bytes) == *digest {
-                Ok(bytes)
-            } else {
-                Err("digest mismatch".into())
-            }
-        }
+    fn by_hash(digest: &Digest) -> impl FnOnce(Bytes) -> std::result::Result<Bytes, Refusal> + '_ {
+        move |bytes| check_blob(digest, None, &bytes).map(|()| bytes)
     }
 
     #[test]
@@ -1228,7 +1286,7 @@ mod tests {
 
     fn hash_check(
         digest: &Digest,
-    ) -> impl FnOnce(Bytes) -> std::result::Result<Bytes, String> + '_ {
+    ) -> impl FnOnce(Bytes) -> std::result::Result<Bytes, Refusal> + '_ {
         move |bytes| check_blob(digest, None, &bytes).map(|()| bytes)
     }
 
@@ -1425,6 +1483,77 @@ mod tests {
         assert!(sum(|s| s.hits) > 0 && sum(|s| s.evicted) > 0, "{stats:?}");
         let packs = names(&dir.path().join("packs"));
         assert!(!packs.is_empty() && packs.iter().all(|n| n.ends_with(".pack")));
+    }
+
+    #[test]
+    fn a_pack_of_another_version_is_left_alone_and_unread() {
+        let (dir, _, entries, good) = one_pack(10);
+        let bytes = std::fs::read(&good).unwrap();
+        let future = good.with_file_name("future.pack");
+        let mut other = b"dockreg-pack 2".to_vec();
+        other.extend_from_slice(&bytes[b"dockreg-pack 1".len()..]);
+        std::fs::write(&future, other).unwrap();
+        std::fs::remove_file(&good).unwrap();
+        let s = store(dir.path(), 1 << 20);
+        s.reload();
+        assert!(future.exists());
+        assert!(!s.has(&entries[0].0));
+        assert_eq!(s.stats().dropped, 0);
+    }
+
+    #[test]
+    fn salvaging_a_pack_of_bad_entries_stops_after_a_few() {
+        let (dir, _, entries, pack) = one_pack(40);
+        // Every entry's bytes become another valid entry's, one digit off.
+        let bytes = std::fs::read(&pack).unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        let start = text.find('{').unwrap();
+        let (index, data) = text.split_at(start);
+        std::fs::write(&pack, format!("{index}{}", data.replace("\":", "\":9"))).unwrap();
+        let s = store(dir.path(), 1 << 20);
+        s.reload();
+        let (first, _) = &entries[0];
+        assert!(s.get(first, 1000, hash_check(first)).is_none());
+        // The one asked for and eight more: then the rest are not read.
+        assert_eq!(s.stats().dropped, 9);
+        assert!(!pack.exists());
+        assert!(entries.iter().all(|(d, _)| !s.has(d)));
+        assert!(names(&dir.path().join("packs")).is_empty());
+    }
+
+    #[test]
+    fn right_bytes_a_call_does_not_take_stay_for_others() {
+        let (_dir, s, entries, pack) = one_pack(10);
+        let (digest, bytes) = &entries[3];
+        let len = bytes.len() as u64;
+        // A descriptor with the wrong size: the bytes are still the digest's.
+        let wrong_size = |b: Bytes| check_blob(digest, Some(len + 1), &b).map(|()| b);
+        assert!(s.get(digest, 1000, wrong_size).is_none());
+        // Larger than this call takes.
+        assert!(s.get(digest, len - 1, hash_check(digest)).is_none());
+        let stats = s.stats();
+        assert_eq!((stats.dropped, stats.misses, stats.hits), (0, 2, 0));
+        assert!(pack.exists());
+        assert_eq!(
+            s.get(digest, 1000, hash_check(digest)).as_ref(),
+            Some(bytes)
+        );
+    }
+
+    #[test]
+    fn a_batch_just_over_the_pack_limit_is_one_pack() {
+        let dir = tempfile::tempdir().unwrap();
+        // A pack limit of 1 KiB: eleven entries of 100 bytes reach it.
+        let s = store(dir.path(), 16 << 10);
+        let entries: Vec<(Digest, Bytes)> = (0..11)
+            .map(|i| {
+                let bytes = Bytes::from(format!("{i:>100}"));
+                (Digest::sha256(&bytes), bytes)
+            })
+            .collect();
+        s.write_batch(entries, true);
+        assert_eq!(names(&dir.path().join("packs")).len(), 1);
+        assert!(names(&dir.path().join("blobs/sha256")).is_empty());
     }
 
     #[test]

@@ -1,13 +1,16 @@
-//! The cache's writes, made by one thread of its own in the order they were
-//! asked for: a report's tags never wait on the disk, and the files of one
-//! directory are not created by many threads at once (each create takes the
-//! directory's lock).
+//! The cache's writes, made by one thread of its own: a report's tags never
+//! wait on the disk, and a client's entries are not created by many threads
+//! at once (each create takes the directory's lock). Only the rare writes
+//! off this thread (moving a bad pack's good entries, keeping a layer
+//! file, a write when no thread could start) come from the blocking pool.
 //!
 //! Entries are gathered, and written together as packs (see
 //! [`super::pack`]): when a call that fetched through the cache settles the
 //! writes before it returns (so that its files are there when it does),
 //! when a pack's worth is gathered, when no entry came for a second, and
-//! when the client is dropped. Meanwhile they are read from memory.
+//! when the client is dropped. Meanwhile they are read from memory. A
+//! report's entries are so one pack, or a few when other calls of the same
+//! client settle meanwhile or the registry pauses for over a second.
 
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
@@ -46,8 +49,9 @@ struct Batch {
 
 impl Batch {
     /// Takes one job: an entry is gathered (and written with the others
-    /// once a pack's worth is there); anything else writes the gathered
-    /// entries first, so that the jobs land in order.
+    /// once a pack's worth is there); tag hints are written at once (they
+    /// are only hints: an entry they name that is not written yet costs a
+    /// request at most); a settle mark writes what is gathered first.
     fn take(&mut self, job: Job, store: &Store) {
         match job {
             Job::Put(digest, bytes) => {
@@ -57,10 +61,7 @@ impl Batch {
                     self.flush(store);
                 }
             }
-            Job::Tags(name, bytes) => {
-                self.flush(store);
-                store.write_tags(&name, &bytes);
-            }
+            Job::Tags(name, bytes) => store.write_tags(&name, &bytes),
             Job::Settled(done) => {
                 self.flush(store);
                 let _ = done.send(());
@@ -134,9 +135,11 @@ impl Cache {
         let sent = jobs.as_ref().map(|tx| tx.send(job));
         match sent {
             Some(Ok(())) => Ok(()),
-            // The thread is gone (it panicked): the next job starts another.
+            // The thread is gone (it panicked), with what it gathered: the
+            // next job starts another, and what was queued is fetched again.
             Some(Err(mpsc::SendError(job))) => {
                 *jobs = None;
+                self.store.writer_gone();
                 Err(job)
             }
             None => unreachable!("set above"),
@@ -220,7 +223,7 @@ mod tests {
         let other = Store::open(&CacheConfig::new(dir.path())).unwrap();
         other.reload();
         for (digest, bytes) in &entries {
-            let got = other.get(digest, 100, Ok::<_, String>);
+            let got = other.get(digest, 100, Ok::<_, crate::cache::store::Refusal>);
             assert_eq!(got.as_ref(), Some(bytes));
         }
         assert_eq!(store.read_tags("key", 100).unwrap(), b"v1 sha256:x\n");

@@ -372,9 +372,9 @@ fn corrupted_cache_files_are_dropped_and_fetched_again() {
 }
 
 /// Bad entries inside a pack: a flipped byte in a manifest and in a
-/// config, and an index line pointing a manifest at another manifest's
-/// bytes. Only those are fetched again; the pack's good entries move to a
-/// new pack, and the bad one is removed.
+/// config, and two manifests whose index lines swap their places. Only
+/// those four are fetched again; the pack's good entries move to a new
+/// pack, and the bad one is removed.
 #[test]
 fn bad_entries_in_a_pack_are_dropped_and_fetched_again_the_rest_kept() {
     let reg = registry::shared().expect("registry");
@@ -395,11 +395,13 @@ fn bad_entries_in_a_pack_are_dropped_and_fetched_again_the_rest_kept() {
             pack[at.start + at.len() / 2] ^= 0x20;
         }
         std::fs::write(&pack_path, &pack).unwrap();
-        // Manifest 2's line names manifest 3's bytes.
-        let three = find(&e[3].manifest_digest);
+        // Manifests 2 and 3 swap places in the index.
+        let (two, three) = (find(&e[2].manifest_digest), find(&e[3].manifest_digest));
         rewrite_index(&pack_path, |digest, place| {
             if digest == e[2].manifest_digest {
                 three.offset_len()
+            } else if digest == e[3].manifest_digest {
+                two.offset_len()
             } else {
                 place.to_owned()
             }
@@ -413,7 +415,7 @@ fn bad_entries_in_a_pack_are_dropped_and_fetched_again_the_rest_kept() {
             counts(&[
                 ("GET", "tags", 1),
                 ("HEAD", "manifest", TAGS),
-                ("GET", "manifest", 2),
+                ("GET", "manifest", 3),
                 ("GET", "blob", 1),
             ])
         );
@@ -421,6 +423,7 @@ fn bad_entries_in_a_pack_are_dropped_and_fetched_again_the_rest_kept() {
         let mut bad = vec![
             e[0].manifest_digest.as_str(),
             e[2].manifest_digest.as_str(),
+            e[3].manifest_digest.as_str(),
             e[1].config_digest.as_str(),
         ];
         bad.sort();
@@ -428,7 +431,7 @@ fn bad_entries_in_a_pack_are_dropped_and_fetched_again_the_rest_kept() {
         let stats = client.cache_stats().unwrap();
         assert_eq!(
             (stats.dropped, stats.writes, stats.errors),
-            (3, 3, 0),
+            (4, 4, 0),
             "{stats:?}"
         );
         assert!(!pack_path.exists(), "the bad pack is removed");
