@@ -1266,13 +1266,18 @@ mod tests {
         assert!(!temp.exists());
     }
 
-    fn batch(n: usize) -> Vec<(Digest, Bytes)> {
+    /// `n` entries, the `i`th with the content `content(i)`.
+    fn entries_of(n: usize, content: impl Fn(usize) -> String) -> Vec<(Digest, Bytes)> {
         (0..n)
             .map(|i| {
-                let bytes = Bytes::from(format!("{{\"entry\":{i}}}"));
+                let bytes = Bytes::from(content(i));
                 (Digest::sha256(&bytes), bytes)
             })
             .collect()
+    }
+
+    fn batch(n: usize) -> Vec<(Digest, Bytes)> {
+        entries_of(n, |i| format!("{{\"entry\":{i}}}"))
     }
 
     fn names(dir: &Path) -> Vec<String> {
@@ -1446,14 +1451,7 @@ mod tests {
     fn stores_sharing_a_directory_evicting_packs_read_only_right_bytes() {
         let dir = tempfile::tempdir().unwrap();
         let all: Vec<Vec<(Digest, Bytes)>> = (0..4)
-            .map(|t| {
-                (0..200)
-                    .map(|i| {
-                        let bytes = Bytes::from(format!("{t}:{i}:{}", "y".repeat(200)));
-                        (Digest::sha256(&bytes), bytes)
-                    })
-                    .collect()
-            })
+            .map(|t| entries_of(200, |i| format!("{t}:{i}:{}", "y".repeat(200))))
             .collect();
         let stats: Vec<CacheStats> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..4)
@@ -1545,13 +1543,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // A pack limit of 1 KiB: eleven entries of 100 bytes reach it.
         let s = store(dir.path(), 16 << 10);
-        let entries: Vec<(Digest, Bytes)> = (0..11)
-            .map(|i| {
-                let bytes = Bytes::from(format!("{i:>100}"));
-                (Digest::sha256(&bytes), bytes)
-            })
-            .collect();
-        s.write_batch(entries, true);
+        s.write_batch(entries_of(11, |i| format!("{i:>100}")), true);
         assert_eq!(names(&dir.path().join("packs")).len(), 1);
         assert!(names(&dir.path().join("blobs/sha256")).is_empty());
     }
@@ -1562,14 +1554,7 @@ mod tests {
         let s = store(dir.path(), 1 << 20);
         let old = SystemTime::now() - Duration::from_secs(3 * 3600);
         let batches: Vec<Vec<(Digest, Bytes)>> = (0..3)
-            .map(|b| {
-                (0..10)
-                    .map(|i| {
-                        let bytes = Bytes::from(format!("{b}-{i}-{}", "x".repeat(100)));
-                        (Digest::sha256(&bytes), bytes)
-                    })
-                    .collect()
-            })
+            .map(|b| entries_of(10, |i| format!("{b}-{i}-{}", "x".repeat(100))))
             .collect();
         for (i, b) in batches.iter().enumerate() {
             s.write_batch(b.clone(), true);
