@@ -269,6 +269,16 @@ pub(crate) fn check_blob(
     }
 }
 
+/// Whether `bytes` are the content `digest` names: they hash to it, or
+/// they are a manifest whose canonical bytes do (a signed schema 1
+/// manifest is named by its payload, without the signatures).
+fn is_content_of(digest: &Digest, bytes: &[u8]) -> bool {
+    Digest::compute(digest.algorithm(), bytes) == *digest
+        || crate::models::Manifest::from_bytes(bytes.to_vec(), None)
+            .and_then(|m| m.digest_with(digest.algorithm()))
+            .is_ok_and(|d| d == *digest)
+}
+
 impl Store {
     /// Opens (and when missing creates) the cache directory. A directory
     /// that is a symlink, or holds one (or a file) where the layout has a
@@ -745,7 +755,7 @@ impl Store {
                     .seek(SeekFrom::Start(listed.offset))
                     .and_then(|_| (&file).take(listed.len).read_to_end(&mut bytes));
                 match read {
-                    Ok(_) if check_blob(&listed.digest, Some(listed.len), &bytes).is_ok() => {
+                    Ok(_) if is_content_of(&listed.digest, &bytes) => {
                         good.push((listed.digest.clone(), Bytes::from(bytes)));
                     }
                     Ok(_) => bad += 1,
@@ -1517,6 +1527,42 @@ mod tests {
         assert!(!pack.exists());
         assert!(entries.iter().all(|(d, _)| !s.has(d)));
         assert!(names(&dir.path().join("packs")).is_empty());
+    }
+
+    /// A signed schema 1 manifest's digest is its payload's, not its
+    /// bytes': moving a bad pack's good entries keeps it all the same.
+    #[test]
+    fn a_signed_schema1_manifest_moves_with_a_bad_packs_good_entries() {
+        const SIGNED: &[u8] = include_bytes!("../../tests/fixtures/schema1-signed.json");
+        let digest: Digest = include_str!("../../tests/fixtures/schema1-signed.digest")
+            .trim()
+            .parse()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), 1 << 20);
+        let mut entries = batch(9);
+        entries.push((digest.clone(), Bytes::from_static(SIGNED)));
+        s.write_batch(entries.clone(), true);
+        let pack = dir
+            .path()
+            .join("packs")
+            .join(&names(&dir.path().join("packs"))[0]);
+        let mut bytes = std::fs::read(&pack).unwrap();
+        let at = bytes
+            .windows(10)
+            .position(|w| w == b"\"entry\":0}")
+            .unwrap();
+        bytes[at + 8] = b'1';
+        std::fs::write(&pack, &bytes).unwrap();
+
+        let s = store(dir.path(), 1 << 20);
+        s.reload();
+        let (bad, _) = &entries[0];
+        assert!(s.get(bad, 1000, hash_check(bad)).is_none());
+        assert_eq!(s.stats().dropped, 1, "only the flipped entry is bad");
+        assert!(s.has(&digest), "the schema 1 manifest moved");
+        let back = s.get(&digest, 1 << 20, Ok::<_, Refusal>).unwrap();
+        assert_eq!(back.as_ref(), SIGNED);
     }
 
     #[test]
