@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::hints::MAX_HINTS_BYTES;
-use super::store::{check_blob, Refusal};
+use super::store::{check_blob, is_content_of, Refusal};
 use super::{Cache, CacheStats, Hints, Store};
 use crate::api::{check_fan_out, verify_manifest};
 use crate::client::Client;
@@ -223,9 +223,9 @@ impl Client {
                     // Bytes that hash to the digest are its content: read
                     // as another media type, they are refused here only.
                     let raw = bytes.clone();
-                    let refuse = |e: crate::Error| match check_blob(&wanted, None, &raw) {
-                        Ok(()) => Refusal::NotHere(e.to_string()),
-                        Err(_) => Refusal::Bad(e.to_string()),
+                    let refuse = |e: crate::Error| match is_content_of(&wanted, &raw) {
+                        true => Refusal::NotHere(e.to_string()),
+                        false => Refusal::Bad(e.to_string()),
                     };
                     let manifest =
                         Manifest::from_bytes(bytes, media_type.as_deref()).map_err(refuse)?;

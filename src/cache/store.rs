@@ -272,7 +272,7 @@ pub(crate) fn check_blob(
 /// Whether `bytes` are the content `digest` names: they hash to it, or
 /// they are a manifest whose canonical bytes do (a signed schema 1
 /// manifest is named by its payload, without the signatures).
-fn is_content_of(digest: &Digest, bytes: &[u8]) -> bool {
+pub(crate) fn is_content_of(digest: &Digest, bytes: &[u8]) -> bool {
     Digest::compute(digest.algorithm(), bytes) == *digest
         || crate::models::Manifest::from_bytes(bytes.to_vec(), None)
             .and_then(|m| m.digest_with(digest.algorithm()))
@@ -1563,6 +1563,22 @@ mod tests {
         assert!(s.has(&digest), "the schema 1 manifest moved");
         let back = s.get(&digest, 1 << 20, Ok::<_, Refusal>).unwrap();
         assert_eq!(back.as_ref(), SIGNED);
+    }
+
+    #[test]
+    fn content_is_known_by_its_hash_or_a_manifests_canonical_digest() {
+        const SIGNED: &[u8] = include_bytes!("../../tests/fixtures/schema1-signed.json");
+        let named: Digest = include_str!("../../tests/fixtures/schema1-signed.digest")
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(is_content_of(&named, SIGNED));
+        assert!(is_content_of(&Digest::sha256(SIGNED), SIGNED));
+        assert!(!is_content_of(&named, b"{}"));
+        let mut flipped = SIGNED.to_vec();
+        let at = flipped.windows(6).position(|w| w == b"\"name\"").unwrap();
+        flipped[at + 1] = b'N';
+        assert!(!is_content_of(&named, &flipped));
     }
 
     #[test]
