@@ -1335,6 +1335,16 @@ mod tests {
         assert_eq!((other.stats().hits, other.stats().misses), (45, 0));
     }
 
+    /// Turns the bytes of entry `from` (one of [`batch`]'s, a single digit)
+    /// in the pack at `path` into those of entry `to`, in place.
+    fn make_entry_read_as(path: &Path, from: u8, to: u8) {
+        let mut bytes = std::fs::read(path).unwrap();
+        let entry = [&b"\"entry\":"[..], &[from, b'}']].concat();
+        let at = bytes.windows(entry.len()).position(|w| w == entry).unwrap();
+        bytes[at + entry.len() - 2] = to;
+        std::fs::write(path, &bytes).unwrap();
+    }
+
     /// A store holding `n` entries in one pack: the directory, the store,
     /// the entries and the pack's path.
     fn one_pack(n: usize) -> (tempfile::TempDir, Store, Vec<(Digest, Bytes)>, PathBuf) {
@@ -1350,14 +1360,8 @@ mod tests {
     #[test]
     fn a_bad_packed_entry_is_dropped_and_the_others_move_to_a_new_pack() {
         let (dir, _, entries, old) = one_pack(20);
-        let mut bytes = std::fs::read(&old).unwrap();
         // Entry 7's bytes become entry 8's: valid, and not what 7 is.
-        let at = bytes
-            .windows(10)
-            .position(|w| w == b"\"entry\":7}")
-            .unwrap();
-        bytes[at + 8] = b'8';
-        std::fs::write(&old, &bytes).unwrap();
+        make_entry_read_as(&old, b'7', b'8');
 
         let s = store(dir.path(), 1 << 20);
         s.reload();
@@ -1547,13 +1551,7 @@ mod tests {
             .path()
             .join("packs")
             .join(&names(&dir.path().join("packs"))[0]);
-        let mut bytes = std::fs::read(&pack).unwrap();
-        let at = bytes
-            .windows(10)
-            .position(|w| w == b"\"entry\":0}")
-            .unwrap();
-        bytes[at + 8] = b'1';
-        std::fs::write(&pack, &bytes).unwrap();
+        make_entry_read_as(&pack, b'0', b'1');
 
         let s = store(dir.path(), 1 << 20);
         s.reload();
