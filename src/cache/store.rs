@@ -1345,6 +1345,12 @@ mod tests {
         std::fs::write(path, &bytes).unwrap();
     }
 
+    /// The path of the first pack (by name) in the cache at `dir`.
+    fn first_pack(dir: &Path) -> PathBuf {
+        let packs = dir.join("packs");
+        packs.join(&names(&packs)[0])
+    }
+
     /// A store holding `n` entries in one pack: the directory, the store,
     /// the entries and the pack's path.
     fn one_pack(n: usize) -> (tempfile::TempDir, Store, Vec<(Digest, Bytes)>, PathBuf) {
@@ -1352,8 +1358,7 @@ mod tests {
         let s = store(dir.path(), 1 << 20);
         let entries = batch(n);
         s.write_batch(entries.clone(), true);
-        let packs = dir.path().join("packs");
-        let pack = packs.join(&names(&packs)[0]);
+        let pack = first_pack(dir.path());
         (dir, s, entries, pack)
     }
 
@@ -1533,24 +1538,27 @@ mod tests {
         assert!(names(&dir.path().join("packs")).is_empty());
     }
 
+    /// A signed schema 1 manifest (the models' fixture) and its digest.
+    const SIGNED: &[u8] = include_bytes!("../../tests/fixtures/schema1-signed.json");
+
+    fn signed_digest() -> Digest {
+        include_str!("../../tests/fixtures/schema1-signed.digest")
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
     /// A signed schema 1 manifest's digest is its payload's, not its
     /// bytes': moving a bad pack's good entries keeps it all the same.
     #[test]
     fn a_signed_schema1_manifest_moves_with_a_bad_packs_good_entries() {
-        const SIGNED: &[u8] = include_bytes!("../../tests/fixtures/schema1-signed.json");
-        let digest: Digest = include_str!("../../tests/fixtures/schema1-signed.digest")
-            .trim()
-            .parse()
-            .unwrap();
+        let digest = signed_digest();
         let dir = tempfile::tempdir().unwrap();
         let s = store(dir.path(), 1 << 20);
         let mut entries = batch(9);
         entries.push((digest.clone(), Bytes::from_static(SIGNED)));
         s.write_batch(entries.clone(), true);
-        let pack = dir
-            .path()
-            .join("packs")
-            .join(&names(&dir.path().join("packs"))[0]);
+        let pack = first_pack(dir.path());
         make_entry_read_as(&pack, b'0', b'1');
 
         let s = store(dir.path(), 1 << 20);
@@ -1565,11 +1573,7 @@ mod tests {
 
     #[test]
     fn content_is_known_by_its_hash_or_a_manifests_canonical_digest() {
-        const SIGNED: &[u8] = include_bytes!("../../tests/fixtures/schema1-signed.json");
-        let named: Digest = include_str!("../../tests/fixtures/schema1-signed.digest")
-            .trim()
-            .parse()
-            .unwrap();
+        let named = signed_digest();
         assert!(is_content_of(&named, SIGNED));
         assert!(is_content_of(&Digest::sha256(SIGNED), SIGNED));
         assert!(!is_content_of(&named, b"{}"));
@@ -1632,13 +1636,7 @@ mod tests {
         }
         // The oldest pack is read: it becomes the most recent.
         assert!(s.get(&batches[0][0].0, 1000, accept).is_some());
-        let pack_len = std::fs::metadata(
-            dir.path()
-                .join("packs")
-                .join(&names(&dir.path().join("packs"))[0]),
-        )
-        .unwrap()
-        .len();
+        let pack_len = std::fs::metadata(first_pack(dir.path())).unwrap().len();
         // Room for two packs and a bit: one goes.
         let s = store(dir.path(), pack_len * 23 / 10 + 100);
         s.reload();
